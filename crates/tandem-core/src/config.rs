@@ -1,0 +1,148 @@
+//! Tandem's whole configuration, typed, in one place. Layers, later wins: built-in defaults (the
+//! embedded deployment), a TOML file, then `TANDEM_*` environment variables with `__` between
+//! sections (`TANDEM_DATABASE__URL=postgres://...`).
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub workers: WorkerConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Largest request body accepted (uploads included), in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (embedded default, created if missing) or `postgres://...` (scale).
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a login session lasts, in hours.
+    pub session_ttl_hours: i64,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Run background jobs in this process (every replica may).
+    pub enabled: bool,
+    /// How long to wait between polls when the queue is empty, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job is leased before another worker may take it over, in seconds.
+    pub lease_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: String,
+    /// A `tracing` filter such as `info,tandem_server=debug`.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            workers: WorkerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), max_body_bytes: 25 * 1024 * 1024 }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://.data/tandem.db".into(), max_connections: 8 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { session_ttl_hours: 24 * 7, secure_cookies: false }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self { enabled: true, poll_interval_ms: 250, lease_seconds: 300 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "pretty".into(), filter: "info".into() }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given (it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(Box::new(figment::Error::from(format!("config file {} not found", path.display()))));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment.merge(Env::prefixed("TANDEM_").split("__")).extract().map_err(Box::new)
+    }
+
+    /// The directory holding the SQLite file, when the store is embedded.
+    pub fn sqlite_dir(&self) -> Option<PathBuf> {
+        let path = self.database.url.strip_prefix("sqlite://")?.split('?').next()?;
+        Path::new(path).parent().map(Path::to_path_buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("tandem.toml", "[server]\nbind = \"0.0.0.0:9000\"\n[database]\nurl = \"sqlite://x/t.db\"\n")?;
+            jail.set_env("TANDEM_DATABASE__URL", "postgres://u@127.0.0.1/t");
+            let cfg = Config::load(Some(Path::new("tandem.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.server.bind, "0.0.0.0:9000");
+            assert_eq!(cfg.database.url, "postgres://u@127.0.0.1/t");
+            assert_eq!(cfg.workers, WorkerConfig::default());
+            jail.create_file("bad.toml", "[server]\nbnd = 1\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

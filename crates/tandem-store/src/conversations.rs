@@ -1,0 +1,220 @@
+//! Conversations between a contact and the business on one channel, and their messages. A message's
+//! provider id is unique per channel, so a webhook delivered twice stores one message.
+
+use serde::Serialize;
+use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, MessageDirection, MessageId, MessageStatus, TeamId, Timestamp, UserId, WorkspaceId};
+
+use crate::{
+    error::corrupt,
+    sql::{run, Sql},
+    Page, Paged, Result, Store, StoreError,
+};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub channel_id: ChannelId,
+    pub contact_id: ContactId,
+    pub status: ConversationStatus,
+    pub assignee_user_id: Option<UserId>,
+    pub team_id: Option<TeamId>,
+    pub last_message_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub channel_id: ChannelId,
+    pub direction: MessageDirection,
+    pub body: String,
+    pub status: MessageStatus,
+    pub provider_message_id: Option<String>,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+pub struct NewMessage {
+    pub direction: MessageDirection,
+    pub body: String,
+    pub status: MessageStatus,
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ConversationQuery {
+    pub status: Option<ConversationStatus>,
+    pub channel_id: Option<ChannelId>,
+    pub contact_id: Option<ContactId>,
+    pub assignee_user_id: Option<UserId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    channel_id: String,
+    contact_id: String,
+    status: String,
+    assignee_user_id: Option<String>,
+    team_id: Option<String>,
+    last_message_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for Conversation {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self> {
+        Ok(Self {
+            id: r.id.parse().map_err(corrupt("conversation id"))?,
+            channel_id: r.channel_id.parse().map_err(corrupt("channel id"))?,
+            contact_id: r.contact_id.parse().map_err(corrupt("contact id"))?,
+            status: r.status.parse().map_err(corrupt("status"))?,
+            assignee_user_id: r.assignee_user_id.map(|s| s.parse()).transpose().map_err(corrupt("user id"))?,
+            team_id: r.team_id.map(|s| s.parse()).transpose().map_err(corrupt("team id"))?,
+            last_message_at: r.last_message_at.map(Timestamp::from_millis),
+            created_at: Timestamp::from_millis(r.created_at),
+            updated_at: Timestamp::from_millis(r.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    conversation_id: String,
+    channel_id: String,
+    direction: String,
+    body: String,
+    status: String,
+    provider_message_id: Option<String>,
+    error: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> Result<Self> {
+        Ok(Self {
+            id: r.id.parse().map_err(corrupt("message id"))?,
+            conversation_id: r.conversation_id.parse().map_err(corrupt("conversation id"))?,
+            channel_id: r.channel_id.parse().map_err(corrupt("channel id"))?,
+            direction: r.direction.parse().map_err(corrupt("direction"))?,
+            body: r.body,
+            status: r.status.parse().map_err(corrupt("status"))?,
+            provider_message_id: r.provider_message_id,
+            error: r.error,
+            created_at: Timestamp::from_millis(r.created_at),
+        })
+    }
+}
+
+const COLUMNS: &str = "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, created_at, updated_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, created_at";
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+impl Store {
+    pub async fn create_conversation(&self, ws: WorkspaceId, channel: ChannelId, contact: ContactId) -> Result<Conversation> {
+        self.get_channel(ws, channel).await?;
+        self.get_contact(ws, contact).await?;
+        let id = ConversationId::new();
+        let now = Timestamp::now().millis();
+        let mut sql = Sql::new(&format!("INSERT INTO conversations ({COLUMNS}, workspace_id) VALUES ("));
+        sql.bind(id.to_string()).push(", ").bind(channel.to_string()).push(", ").bind(contact.to_string()).push(", ").bind(ConversationStatus::Open.as_str());
+        sql.push(", NULL, NULL, NULL, ").bind(now).push(", ").bind(now).push(", ").bind(ws.to_string()).push(")");
+        run!(sql, execute(&self.pool))?;
+        self.get_conversation(ws, id).await
+    }
+
+    pub async fn get_conversation(&self, ws: WorkspaceId, id: ConversationId) -> Result<Conversation> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
+        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("conversation"))?.try_into()
+    }
+
+    pub async fn list_conversations(&self, ws: WorkspaceId, q: &ConversationQuery, page: Page) -> Result<Paged<Conversation>> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
+        sql.bind(ws.to_string());
+        if let Some(s) = q.status {
+            sql.push(" AND status = ").bind(s.as_str());
+        }
+        if let Some(c) = q.channel_id {
+            sql.push(" AND channel_id = ").bind(c.to_string());
+        }
+        if let Some(c) = q.contact_id {
+            sql.push(" AND contact_id = ").bind(c.to_string());
+        }
+        if let Some(u) = q.assignee_user_id {
+            sql.push(" AND assignee_user_id = ").bind(u.to_string());
+        }
+        sql.push(" ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
+        let rows = run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>>>()?;
+        Ok(page.finish(rows))
+    }
+
+    /// Changes status and assignment; `None` leaves a field as it is.
+    pub async fn update_conversation(&self, ws: WorkspaceId, id: ConversationId, status: Option<ConversationStatus>, assignee: Option<Option<UserId>>, team: Option<Option<TeamId>>) -> Result<Conversation> {
+        let current = self.get_conversation(ws, id).await?;
+        if let Some(Some(u)) = assignee {
+            self.get_user(ws, u).await?;
+        }
+        if let Some(Some(t)) = team {
+            self.get_team(ws, t).await?;
+        }
+        let mut sql = Sql::new("UPDATE conversations SET status = ");
+        sql.bind(status.unwrap_or(current.status).as_str());
+        sql.push(", assignee_user_id = ").bind(assignee.unwrap_or(current.assignee_user_id).map(|u| u.to_string()));
+        sql.push(", team_id = ").bind(team.unwrap_or(current.team_id).map(|t| t.to_string()));
+        sql.push(", updated_at = ").bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        run!(sql, execute(&self.pool))?;
+        self.get_conversation(ws, id).await
+    }
+
+    /// Stores a message. With a provider message id already stored on this channel, returns the
+    /// stored message and `false`: nothing new is written.
+    pub async fn add_message(&self, ws: WorkspaceId, conversation: ConversationId, new: NewMessage) -> Result<(Message, bool)> {
+        if new.body.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(StoreError::invalid("body", "too_long", format!("a message holds at most {MAX_MESSAGE_CHARS} characters")));
+        }
+        let conv = self.get_conversation(ws, conversation).await?;
+        let id = MessageId::new();
+        let now = Timestamp::now();
+        let mut tx = self.pool.begin().await?;
+        let mut sql = Sql::new(&format!("INSERT INTO messages ({MESSAGE_COLUMNS}, workspace_id) VALUES ("));
+        sql.bind(id.to_string()).push(", ").bind(conversation.to_string()).push(", ").bind(conv.channel_id.to_string()).push(", ");
+        sql.bind(new.direction.as_str()).push(", ").bind(new.body).push(", ").bind(new.status.as_str()).push(", ").bind(new.provider_message_id.clone());
+        sql.push(", NULL, ").bind(now.millis()).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
+        let inserted = run!(sql, execute(&mut *tx))?.rows_affected() == 1;
+        if inserted {
+            let mut sql = Sql::new("UPDATE conversations SET last_message_at = ");
+            sql.bind(now.millis()).push(", updated_at = ").bind(now.millis()).push(" WHERE id = ").bind(conversation.to_string());
+            run!(sql, execute(&mut *tx))?;
+            if new.direction == MessageDirection::Outbound {
+                let mut sql = Sql::new("UPDATE contacts SET last_contacted_at = ");
+                sql.bind(now.millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(conv.contact_id.to_string());
+                run!(sql, execute(&mut *tx))?;
+            }
+        }
+        tx.commit().await?;
+        let mut sql = Sql::new(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
+        sql.bind(ws.to_string());
+        match (inserted, new.provider_message_id) {
+            (false, Some(pid)) => sql.push(" AND channel_id = ").bind(conv.channel_id.to_string()).push(" AND provider_message_id = ").bind(pid),
+            _ => sql.push(" AND id = ").bind(id.to_string()),
+        };
+        let msg = run!(sql, as MessageRow, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("message"))?.try_into()?;
+        Ok((msg, inserted))
+    }
+
+    /// Messages of a conversation, oldest first.
+    pub async fn list_messages(&self, ws: WorkspaceId, conversation: ConversationId, page: Page) -> Result<Paged<Message>> {
+        self.get_conversation(ws, conversation).await?;
+        let mut sql = Sql::new(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
+        sql.bind(ws.to_string()).push(" AND conversation_id = ").bind(conversation.to_string());
+        sql.push(" ORDER BY created_at, id LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
+        let rows = run!(sql, as MessageRow, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>>>()?;
+        Ok(page.finish(rows))
+    }
+}

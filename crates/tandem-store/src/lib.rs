@@ -1,0 +1,37 @@
+//! Tandem's relational store.
+//!
+//! One repository layer over SQLite (embedded default) and PostgreSQL (scale), through sqlx's `Any`
+//! driver and a portable schema (see `migrations/`). Every function that reads or writes tenant
+//! data takes the [`WorkspaceId`](tandem_core::WorkspaceId) first and filters by it: a row of another
+//! workspace is indistinguishable from a row that does not exist.
+
+pub mod api_keys;
+pub mod audit;
+pub mod channels;
+pub mod contacts;
+mod contacts_filter;
+pub mod conversations;
+mod db;
+mod error;
+pub mod export;
+pub mod import;
+pub mod jobs;
+pub mod labels;
+pub mod lists;
+pub mod notes;
+pub mod objects;
+mod page;
+pub mod properties;
+mod secret;
+mod sql;
+pub mod teams;
+pub mod users;
+pub mod views;
+pub mod workspaces;
+
+pub use db::{Backend, Store};
+pub use error::StoreError;
+pub use page::{Page, Paged};
+pub use secret::Secret;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
