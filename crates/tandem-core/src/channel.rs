@@ -20,17 +20,8 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 9] = [
-        Self::Whatsapp,
-        Self::Instagram,
-        Self::Messenger,
-        Self::Wechat,
-        Self::Line,
-        Self::Telegram,
-        Self::Viber,
-        Self::Sms,
-        Self::Widget,
-    ];
+    pub const ALL: [ChannelKind; 9] =
+        [Self::Whatsapp, Self::Instagram, Self::Messenger, Self::Wechat, Self::Line, Self::Telegram, Self::Viber, Self::Sms, Self::Widget];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,8 +41,9 @@ impl ChannelKind {
 impl FromStr for ChannelKind {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            ValidationError::new("kind", "invalid_channel_kind", format!("unknown channel `{s}`"))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| ValidationError::new("kind", "invalid_channel_kind", format!("unknown channel `{s}`")))
     }
 }

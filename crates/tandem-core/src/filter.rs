@@ -23,7 +23,11 @@ impl FromStr for Operator {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            ValidationError::new("filter", "invalid_operator", format!("unknown operator `{s}`; expected eq, ne, contains, gt, gte, lt, lte or exists"))
+            ValidationError::new(
+                "filter",
+                "invalid_operator",
+                format!("unknown operator `{s}`; expected eq, ne, contains, gt, gte, lt, lte or exists"),
+            )
         })
     }
 }
@@ -43,7 +47,13 @@ impl FromStr for Condition {
         let mut parts = s.splitn(3, ':');
         let (field, op) = match (parts.next(), parts.next()) {
             (Some(f), Some(o)) if !f.is_empty() => (f.to_string(), o.parse::<Operator>()?),
-            _ => return Err(ValidationError::new("filter", "invalid_filter", format!("`{s}` is not a filter; write field:op:value, e.g. plan:eq:Premium"))),
+            _ => {
+                return Err(ValidationError::new(
+                    "filter",
+                    "invalid_filter",
+                    format!("`{s}` is not a filter; write field:op:value, e.g. plan:eq:Premium"),
+                ))
+            }
         };
         let value = parts.next().map(str::to_string);
         let cond = Condition { field, op, value };
@@ -97,7 +107,8 @@ impl ContactFilter {
 }
 
 /// Sortable contact columns.
-pub const SORT_FIELDS: &[&str] = &["created_at", "updated_at", "last_contacted_at", "first_name", "last_name", "email", "company", "country"];
+pub const SORT_FIELDS: &[&str] =
+    &["created_at", "updated_at", "last_contacted_at", "first_name", "last_name", "email", "company", "country"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactSort {
@@ -120,7 +131,11 @@ impl FromStr for ContactSort {
             None => (false, s),
         };
         if !SORT_FIELDS.contains(&field) {
-            return Err(ValidationError::new("sort", "invalid_sort", format!("cannot sort by `{field}`; use one of {}", SORT_FIELDS.join(", "))));
+            return Err(ValidationError::new(
+                "sort",
+                "invalid_sort",
+                format!("cannot sort by `{field}`; use one of {}", SORT_FIELDS.join(", ")),
+            ));
         }
         Ok(Self { field: field.to_string(), descending })
     }

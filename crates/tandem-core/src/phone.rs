@@ -20,12 +20,9 @@ impl PhoneNumber {
             return Err(bad("empty"));
         }
         let region = match default_country {
-            Some(c) if !raw.starts_with('+') && !raw.starts_with("00") => Some(
-                c.trim()
-                    .to_ascii_uppercase()
-                    .parse::<phonenumber::country::Id>()
-                    .map_err(|_| bad("unknown default country"))?,
-            ),
+            Some(c) if !raw.starts_with('+') && !raw.starts_with("00") => {
+                Some(c.trim().to_ascii_uppercase().parse::<phonenumber::country::Id>().map_err(|_| bad("unknown default country"))?)
+            }
             _ => None,
         };
         let normalised = raw.strip_prefix("00").map(|r| format!("+{r}")).unwrap_or_else(|| raw.to_string());

@@ -9,16 +9,7 @@ use time::{format_description::well_known::Iso8601, macros::format_description, 
 use crate::ValidationError;
 
 /// Default contact fields that live in their own columns, usable in filters, sorts and import maps.
-pub const DEFAULT_FIELDS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "location",
-    "country",
-    "company",
-    "job_title",
-];
+pub const DEFAULT_FIELDS: &[&str] = &["first_name", "last_name", "email", "phone", "location", "country", "company", "job_title"];
 
 /// A custom property's key: lower-case ASCII letters, digits and `_`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -44,7 +35,9 @@ impl TryFrom<String> for PropertyKey {
                 format!("`{s}` is not a property key: use 1-64 lower-case letters, digits or _, starting with a letter"),
             ));
         }
-        if DEFAULT_FIELDS.contains(&s.as_str()) || ["id", "labels", "created_at", "updated_at", "last_contacted_at", "owner_id"].contains(&s.as_str()) {
+        if DEFAULT_FIELDS.contains(&s.as_str())
+            || ["id", "labels", "created_at", "updated_at", "last_contacted_at", "owner_id"].contains(&s.as_str())
+        {
             return Err(ValidationError::new("key", "reserved_key", format!("`{s}` is a default contact field")));
         }
         Ok(Self(s))
@@ -101,7 +94,11 @@ impl FromStr for PropertyKind {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            ValidationError::new("kind", "invalid_kind", format!("unknown property kind `{s}`; expected text, number, date, boolean, single_select or multi_select"))
+            ValidationError::new(
+                "kind",
+                "invalid_kind",
+                format!("unknown property kind `{s}`; expected text, number, date, boolean, single_select or multi_select"),
+            )
         })
     }
 }
@@ -139,7 +136,9 @@ impl PropertyDefinition {
             (PropertyKind::MultiSelect, J::Array(items)) => {
                 let texts = items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_string).ok_or_else(|| self.error("invalid_value", "multi-select values must be strings")))
+                    .map(|i| {
+                        i.as_str().map(str::to_string).ok_or_else(|| self.error("invalid_value", "multi-select values must be strings"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 self.parse_options(texts)
             }
@@ -175,7 +174,9 @@ impl PropertyDefinition {
                 .map(|d| Some(StoredValue { texts: vec![d], number: None }))
                 .ok_or_else(|| self.error("invalid_date", format!("`{raw}` is not a date (expected YYYY-MM-DD)"))),
             PropertyKind::SingleSelect => self.parse_options(vec![raw.to_string()]),
-            PropertyKind::MultiSelect => self.parse_options(raw.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+            PropertyKind::MultiSelect => {
+                self.parse_options(raw.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            }
         }
     }
 

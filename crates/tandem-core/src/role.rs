@@ -42,11 +42,9 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "team_admin" => Ok(Role::TeamAdmin),
             "staff" => Ok(Role::Staff),
-            other => Err(ValidationError::new(
-                "role",
-                "invalid_role",
-                format!("unknown role `{other}`; expected admin, team_admin or staff"),
-            )),
+            other => {
+                Err(ValidationError::new("role", "invalid_role", format!("unknown role `{other}`; expected admin, team_admin or staff")))
+            }
         }
     }
 }

@@ -22,10 +22,7 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
     pub fn to_rfc3339(self) -> String {
-        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
-            .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_default()
+        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
     }
 }
 

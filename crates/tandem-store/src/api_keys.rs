@@ -61,9 +61,24 @@ impl Store {
             return Err(StoreError::invalid("name", "invalid_name", "an API key needs a name of 1 to 100 characters"));
         }
         let secret = Secret::generate(KEY_PREFIX);
-        let key = ApiKey { id: ApiKeyId::new(), name: name.into(), prefix: secret.plain[..12].to_string(), role, created_at: Timestamp::now(), last_used_at: None, revoked_at: None };
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            name: name.into(),
+            prefix: secret.plain[..12].to_string(),
+            role,
+            created_at: Timestamp::now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
         let mut sql = Sql::new("INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, role, created_at) VALUES (");
-        sql.bind(key.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(key.name.clone()).push(", ").bind(key.prefix.clone()).push(", ");
+        sql.bind(key.id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(key.name.clone())
+            .push(", ")
+            .bind(key.prefix.clone())
+            .push(", ");
         sql.bind(secret.digest).push(", ").bind(role.as_str()).push(", ").bind(key.created_at.millis()).push(")");
         run!(sql, execute(&self.pool))?;
         Ok((key, secret.plain))
@@ -77,7 +92,12 @@ impl Store {
 
     pub async fn revoke_api_key(&self, ws: WorkspaceId, id: ApiKeyId) -> Result<ApiKey> {
         let mut sql = Sql::new("UPDATE api_keys SET revoked_at = ");
-        sql.bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string()).push(" AND revoked_at IS NULL");
+        sql.bind(Timestamp::now().millis())
+            .push(" WHERE workspace_id = ")
+            .bind(ws.to_string())
+            .push(" AND id = ")
+            .bind(id.to_string())
+            .push(" AND revoked_at IS NULL");
         run!(sql, execute(&self.pool))?;
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM api_keys WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
@@ -89,7 +109,9 @@ impl Store {
         let hash = digest(plain);
         let mut sql = Sql::new("SELECT id, workspace_id, role, revoked_at, last_used_at FROM api_keys WHERE secret_hash = ");
         sql.bind(hash);
-        let Some((id, ws, role, revoked_at, last_used_at)) = run!(sql, as (String, String, String, Option<i64>, Option<i64>), fetch_optional(&self.pool))? else {
+        let Some((id, ws, role, revoked_at, last_used_at)) =
+            run!(sql, as (String, String, String, Option<i64>, Option<i64>), fetch_optional(&self.pool))?
+        else {
             return Ok(None);
         };
         if revoked_at.is_some() {
@@ -102,6 +124,10 @@ impl Store {
             sql.bind(now).push(" WHERE id = ").bind(id.clone());
             run!(sql, execute(&self.pool))?;
         }
-        Ok(Some(Actor { workspace_id: ws.parse().map_err(corrupt("workspace id"))?, role: role.parse().map_err(corrupt("role"))?, kind: ActorKind::ApiKey(id.parse().map_err(corrupt("api key id"))?) }))
+        Ok(Some(Actor {
+            workspace_id: ws.parse().map_err(corrupt("workspace id"))?,
+            role: role.parse().map_err(corrupt("role"))?,
+            kind: ActorKind::ApiKey(id.parse().map_err(corrupt("api key id"))?),
+        }))
     }
 }

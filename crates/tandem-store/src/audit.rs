@@ -22,10 +22,27 @@ pub struct AuditEntry {
 }
 
 impl Store {
-    pub async fn audit(&self, actor: &Actor, action: &str, resource: &str, resource_id: Option<String>, detail: Option<String>) -> Result<()> {
-        let mut sql = Sql::new("INSERT INTO audit_log (id, workspace_id, actor, action, resource, resource_id, detail, created_at) VALUES (");
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        resource: &str,
+        resource_id: Option<String>,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let mut sql =
+            Sql::new("INSERT INTO audit_log (id, workspace_id, actor, action, resource, resource_id, detail, created_at) VALUES (");
         sql.bind(AuditId::new().to_string()).push(", ").bind(actor.workspace_id.to_string()).push(", ").bind(actor.label()).push(", ");
-        sql.bind(action.to_string()).push(", ").bind(resource.to_string()).push(", ").bind(resource_id).push(", ").bind(detail).push(", ").bind(Timestamp::now().millis()).push(")");
+        sql.bind(action.to_string())
+            .push(", ")
+            .bind(resource.to_string())
+            .push(", ")
+            .bind(resource_id)
+            .push(", ")
+            .bind(detail)
+            .push(", ")
+            .bind(Timestamp::now().millis())
+            .push(")");
         run!(sql, execute(&self.pool))?;
         Ok(())
     }
@@ -36,7 +53,17 @@ impl Store {
         sql.bind(ws.to_string()).push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
         let rows = run!(sql, as (String, String, String, String, Option<String>, Option<String>, i64), fetch_all(&self.pool))?
             .into_iter()
-            .map(|(id, actor, action, resource, resource_id, detail, at)| Ok(AuditEntry { id: id.parse().map_err(corrupt("audit id"))?, actor, action, resource, resource_id, detail, created_at: Timestamp::from_millis(at) }))
+            .map(|(id, actor, action, resource, resource_id, detail, at)| {
+                Ok(AuditEntry {
+                    id: id.parse().map_err(corrupt("audit id"))?,
+                    actor,
+                    action,
+                    resource,
+                    resource_id,
+                    detail,
+                    created_at: Timestamp::from_millis(at),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(page.finish(rows))
     }

@@ -42,7 +42,14 @@ impl Store {
         }
         let ch = Channel { id: ChannelId::new(), kind, name: name.into(), config, created_at: Timestamp::now() };
         let mut sql = Sql::new("INSERT INTO channels (id, workspace_id, kind, name, config, created_at) VALUES (");
-        sql.bind(ch.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(kind.as_str()).push(", ").bind(ch.name.clone()).push(", ");
+        sql.bind(ch.id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(kind.as_str())
+            .push(", ")
+            .bind(ch.name.clone())
+            .push(", ");
         sql.bind(Value::Object(ch.config.clone()).to_string()).push(", ").bind(ch.created_at.millis()).push(")");
         run!(sql, execute(&self.pool))?;
         Ok(ch)

@@ -4,7 +4,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
-use tandem_core::{ContactFilter, ContactId, ContactSort, Email, PhoneNumber, PropertyDefinition, StoredValue, Timestamp, UserId, ValidationError, WorkspaceId};
+use tandem_core::{
+    ContactFilter, ContactId, ContactSort, Email, PhoneNumber, PropertyDefinition, StoredValue, Timestamp, UserId, ValidationError,
+    WorkspaceId,
+};
 
 use crate::{
     error::corrupt,
@@ -71,7 +74,9 @@ fn text_field(value: &Value, field: &str) -> Result<Option<String>, ValidationEr
     match value {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) if s.len() > 1000 => Err(ValidationError::new(field, "too_long", format!("`{field}` is longer than 1000 characters"))),
+        Value::String(s) if s.len() > 1000 => {
+            Err(ValidationError::new(field, "too_long", format!("`{field}` is longer than 1000 characters")))
+        }
         Value::String(s) => Ok(Some(s.trim().to_string())),
         other => Err(ValidationError::new(field, "invalid_value", format!("`{field}` must be a string, not {other}"))),
     }
@@ -80,7 +85,11 @@ fn text_field(value: &Value, field: &str) -> Result<Option<String>, ValidationEr
 fn string_list(value: &Value, field: &str) -> Result<Vec<String>, ValidationError> {
     match value {
         Value::Null => Ok(vec![]),
-        Value::Array(items) => items.iter().map(|i| text_field(i, field).map(Option::unwrap_or_default)).filter(|r| r.as_ref().map_or(true, |s| !s.is_empty())).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| text_field(i, field).map(Option::unwrap_or_default))
+            .filter(|r| r.as_ref().map_or(true, |s| !s.is_empty()))
+            .collect(),
         _ => Err(ValidationError::new(field, "invalid_value", format!("`{field}` must be a list of strings"))),
     }
 }
@@ -103,14 +112,19 @@ impl ContactDraft {
             "email" => self.email = text_field(value, field)?.map(|s| s.parse()).transpose()?,
             "phone" => self.phone = text_field(value, field)?.map(|s| PhoneNumber::parse(&s, rules.default_country)).transpose()?,
             "emails" => self.emails = string_list(value, field)?.iter().map(|s| s.parse()).collect::<Result<_, _>>()?,
-            "phones" => self.phones = string_list(value, field)?.iter().map(|s| PhoneNumber::parse(s, rules.default_country)).collect::<Result<_, _>>()?,
+            "phones" => {
+                self.phones =
+                    string_list(value, field)?.iter().map(|s| PhoneNumber::parse(s, rules.default_country)).collect::<Result<_, _>>()?
+            }
             "owner_id" => {
                 self.owner_id = text_field(value, field)?
                     .map(|s| s.parse().map_err(|_| ValidationError::new(field, "invalid_id", format!("`{s}` is not a user id"))))
                     .transpose()?
             }
             key => {
-                let def = rules.definition(key).ok_or_else(|| ValidationError::new(key, "unknown_field", format!("`{key}` is neither a contact field nor a custom property")))?;
+                let def = rules.definition(key).ok_or_else(|| {
+                    ValidationError::new(key, "unknown_field", format!("`{key}` is neither a contact field nor a custom property"))
+                })?;
                 match def.parse_json(value)? {
                     Some(v) => self.properties.insert(key.to_string(), v),
                     None => self.properties.remove(key),
@@ -130,7 +144,11 @@ impl ContactDraft {
                     Value::Object(props) => {
                         for (key, v) in props {
                             if tandem_core::property::DEFAULT_FIELDS.contains(&key.as_str()) {
-                                errors.push(ValidationError::new(key, "unknown_field", format!("`{key}` is a default field: set it outside `properties`")));
+                                errors.push(ValidationError::new(
+                                    key,
+                                    "unknown_field",
+                                    format!("`{key}` is a default field: set it outside `properties`"),
+                                ));
                             } else if let Err(e) = self.set_json(key, v, rules) {
                                 errors.push(e);
                             }
@@ -138,8 +156,14 @@ impl ContactDraft {
                     }
                     _ => errors.push(ValidationError::new("properties", "invalid_value", "`properties` must be an object")),
                 }
-            } else if !tandem_core::property::DEFAULT_FIELDS.contains(&field.as_str()) && !["emails", "phones", "owner_id"].contains(&field.as_str()) {
-                errors.push(ValidationError::new(field, "unknown_field", format!("`{field}` is not a contact field (custom properties go in `properties`)")));
+            } else if !tandem_core::property::DEFAULT_FIELDS.contains(&field.as_str())
+                && !["emails", "phones", "owner_id"].contains(&field.as_str())
+            {
+                errors.push(ValidationError::new(
+                    field,
+                    "unknown_field",
+                    format!("`{field}` is not a contact field (custom properties go in `properties`)"),
+                ));
             } else if let Err(e) = self.set_json(field, value, rules) {
                 errors.push(e);
             }
@@ -207,7 +231,7 @@ pub(crate) struct Row {
 pub(crate) const COLUMNS: &str = "c.id, c.first_name, c.last_name, c.email, c.phone, c.emails, c.phones, c.location, c.country, c.company, c.job_title, c.owner_id, c.created_at, c.updated_at, c.last_contacted_at";
 
 impl Row {
-    fn into_contact(self) -> Result<Contact> {
+    pub(crate) fn into_contact(self) -> Result<Contact> {
         Ok(Contact {
             id: self.id.parse().map_err(corrupt("contact id"))?,
             first_name: self.first_name,
@@ -260,7 +284,7 @@ impl Contact {
 }
 
 /// Binds the columns of a draft in [`INSERT_COLUMNS`] order (after id and workspace).
-fn bind_draft(sql: &mut Sql, d: &ContactDraft) {
+pub(crate) fn bind_draft(sql: &mut Sql, d: &ContactDraft) {
     let json_list = |items: Vec<String>| serde_json::to_string(&items).unwrap_or_else(|_| "[]".into());
     sql.bind(d.first_name.clone()).push(", ").bind(d.last_name.clone()).push(", ");
     sql.bind(d.email.as_ref().map(|e| e.to_string())).push(", ").bind(d.phone.as_ref().map(|p| p.to_string())).push(", ");
@@ -308,16 +332,7 @@ impl Store {
             self.get_user(ws, owner).await?;
         }
         let mut tx = self.pool.begin().await?;
-        let mut sql = Sql::new("UPDATE contacts SET (first_name, last_name, email, phone, emails, phones, location, country, company, job_title, owner_id, updated_at) = (");
-        bind_draft(&mut sql, &draft);
-        sql.push(", ").bind(Timestamp::now().millis()).push(") WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&mut *tx)).map_err(duplicate_error(&draft))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("contact"));
-        }
-        let mut sql = Sql::new("DELETE FROM contact_values WHERE contact_id = ");
-        sql.bind(id.to_string());
-        run!(sql, execute(&mut *tx))?;
-        insert_values(&mut tx, ws, &[(id, &draft.properties)]).await?;
+        write_existing(&mut tx, ws, id, &draft).await?;
         tx.commit().await?;
         self.get_contact(ws, id).await
     }
@@ -364,7 +379,8 @@ impl Store {
         let ids: Vec<String> = contacts.iter().map(|c| c.id.to_string()).collect();
         let index: HashMap<String, usize> = ids.iter().cloned().enumerate().map(|(i, id)| (id, i)).collect();
         let definitions = self.property_definitions(ws).await?;
-        let mut sql = Sql::new("SELECT cl.contact_id, l.name FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ");
+        let mut sql =
+            Sql::new("SELECT cl.contact_id, l.name FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ");
         sql.bind(ws.to_string()).push(" AND cl.contact_id IN (").bind_list(ids.clone()).push(") ORDER BY l.name");
         for (cid, name) in run!(sql, as (String, String), fetch_all(&self.pool))? {
             if let Some(&i) = index.get(&cid) {
@@ -398,8 +414,36 @@ impl Store {
     }
 }
 
+/// Overwrites a stored contact's fields and custom values with `draft`.
+pub(crate) async fn write_existing(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ws: WorkspaceId,
+    id: ContactId,
+    draft: &ContactDraft,
+) -> Result<()> {
+    let mut sql = Sql::new("UPDATE contacts SET (first_name, last_name, email, phone, emails, phones, location, country, company, job_title, owner_id, updated_at) = (");
+    bind_draft(&mut sql, draft);
+    sql.push(", ")
+        .bind(Timestamp::now().millis())
+        .push(") WHERE workspace_id = ")
+        .bind(ws.to_string())
+        .push(" AND id = ")
+        .bind(id.to_string());
+    if run!(sql, execute(&mut **tx)).map_err(duplicate_error(draft))?.rows_affected() == 0 {
+        return Err(StoreError::NotFound("contact"));
+    }
+    let mut sql = Sql::new("DELETE FROM contact_values WHERE contact_id = ");
+    sql.bind(id.to_string());
+    run!(sql, execute(&mut **tx))?;
+    insert_values(tx, ws, &[(id, &draft.properties)]).await
+}
+
 /// Inserts custom values of several contacts, several rows per statement.
-pub(crate) async fn insert_values(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ws: WorkspaceId, contacts: &[(ContactId, &BTreeMap<String, StoredValue>)]) -> Result<()> {
+pub(crate) async fn insert_values(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ws: WorkspaceId,
+    contacts: &[(ContactId, &BTreeMap<String, StoredValue>)],
+) -> Result<()> {
     let rows: Vec<(String, &str, &String, Option<f64>)> = contacts
         .iter()
         .flat_map(|(id, props)| props.iter().flat_map(move |(k, v)| v.texts.iter().map(move |t| (id.to_string(), k.as_str(), t, v.number))))
@@ -411,7 +455,17 @@ pub(crate) async fn insert_values(tx: &mut sqlx::Transaction<'_, sqlx::Any>, ws:
             if i > 0 {
                 sql.push(", ");
             }
-            sql.push("(").bind(ws.to_string()).push(", ").bind(cid.clone()).push(", ").bind(key.to_string()).push(", ").bind((*text).clone()).push(", ").bind(*number).push(")");
+            sql.push("(")
+                .bind(ws.to_string())
+                .push(", ")
+                .bind(cid.clone())
+                .push(", ")
+                .bind(key.to_string())
+                .push(", ")
+                .bind((*text).clone())
+                .push(", ")
+                .bind(*number)
+                .push(")");
         }
         run!(sql, execute(&mut **tx))?;
     }

@@ -46,7 +46,10 @@ fn push_default_field(sql: &mut Sql, cond: &Condition) {
 fn push_custom(sql: &mut Sql, ws: WorkspaceId, cond: &Condition, def: &PropertyDefinition) -> Result<()> {
     let subquery = |sql: &mut Sql, negate: bool| {
         sql.push(if negate { " AND c.id NOT IN (" } else { " AND c.id IN (" });
-        sql.push("SELECT v.contact_id FROM contact_values v WHERE v.workspace_id = ").bind(ws.to_string()).push(" AND v.key = ").bind(def.key.to_string());
+        sql.push("SELECT v.contact_id FROM contact_values v WHERE v.workspace_id = ")
+            .bind(ws.to_string())
+            .push(" AND v.key = ")
+            .bind(def.key.to_string());
     };
     let raw = cond.value.clone().unwrap_or_default();
     match cond.op {
@@ -59,9 +62,14 @@ fn push_custom(sql: &mut Sql, ws: WorkspaceId, cond: &Condition, def: &PropertyD
         }
         op => {
             // Read the filter value as the property reads a written value.
-            let parsed = if def.kind.is_select() { def.parse_text(&raw) } else { PropertyDefinition { required: false, ..def.clone() }.parse_text(&raw) };
+            let parsed = if def.kind.is_select() {
+                def.parse_text(&raw)
+            } else {
+                PropertyDefinition { required: false, ..def.clone() }.parse_text(&raw)
+            };
             let stored = parsed.map_err(|e| StoreError::invalid("filter", e.code, format!("filter on `{}`: {}", def.key, e.message)))?;
-            let stored = stored.ok_or_else(|| StoreError::invalid("filter", "invalid_filter", format!("the condition on `{}` needs a value", def.key)))?;
+            let stored = stored
+                .ok_or_else(|| StoreError::invalid("filter", "invalid_filter", format!("the condition on `{}` needs a value", def.key)))?;
             if def.kind == PropertyKind::MultiSelect && stored.texts.len() != 1 {
                 return Err(StoreError::invalid("filter", "invalid_filter", "filter a multi-select on one value at a time"));
             }
@@ -77,7 +85,13 @@ fn push_custom(sql: &mut Sql, ws: WorkspaceId, cond: &Condition, def: &PropertyD
                 (PropertyKind::Date, _) | (PropertyKind::Text, _) => {
                     sql.push(&format!(" AND v.value_text {} ", comparison(op))).bind(stored.texts[0].clone());
                 }
-                _ => return Err(StoreError::invalid("filter", "invalid_operator", format!("`{}` is a {} property: use eq, ne or exists", def.key, def.kind.as_str()))),
+                _ => {
+                    return Err(StoreError::invalid(
+                        "filter",
+                        "invalid_operator",
+                        format!("`{}` is a {} property: use eq, ne or exists", def.key, def.kind.as_str()),
+                    ))
+                }
             }
         }
     }
@@ -91,10 +105,9 @@ pub(crate) fn push_filter(sql: &mut Sql, ws: WorkspaceId, filter: &ContactFilter
         if cond.is_default_field() {
             push_default_field(sql, cond);
         } else {
-            let def = definitions
-                .iter()
-                .find(|d| d.key.as_str() == cond.field)
-                .ok_or_else(|| StoreError::invalid("filter", "unknown_field", format!("`{}` is neither a contact field nor a custom property", cond.field)))?;
+            let def = definitions.iter().find(|d| d.key.as_str() == cond.field).ok_or_else(|| {
+                StoreError::invalid("filter", "unknown_field", format!("`{}` is neither a contact field nor a custom property", cond.field))
+            })?;
             push_custom(sql, ws, cond, def)?;
         }
     }
@@ -103,7 +116,11 @@ pub(crate) fn push_filter(sql: &mut Sql, ws: WorkspaceId, filter: &ContactFilter
         sql.bind(ws.to_string()).push(" AND l.name = ").bind(label.clone()).push(")");
     }
     if let Some(list) = &filter.list_id {
-        sql.push(" AND c.id IN (SELECT lm.contact_id FROM list_members lm WHERE lm.workspace_id = ").bind(ws.to_string()).push(" AND lm.list_id = ").bind(list.clone()).push(")");
+        sql.push(" AND c.id IN (SELECT lm.contact_id FROM list_members lm WHERE lm.workspace_id = ")
+            .bind(ws.to_string())
+            .push(" AND lm.list_id = ")
+            .bind(list.clone())
+            .push(")");
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let p = like_pattern(q);

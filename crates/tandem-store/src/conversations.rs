@@ -2,7 +2,10 @@
 //! provider id is unique per channel, so a webhook delivered twice stores one message.
 
 use serde::Serialize;
-use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, MessageDirection, MessageId, MessageStatus, TeamId, Timestamp, UserId, WorkspaceId};
+use tandem_core::{
+    ChannelId, ContactId, ConversationId, ConversationStatus, MessageDirection, MessageId, MessageStatus, TeamId, Timestamp, UserId,
+    WorkspaceId,
+};
 
 use crate::{
     error::corrupt,
@@ -122,7 +125,13 @@ impl Store {
         let id = ConversationId::new();
         let now = Timestamp::now().millis();
         let mut sql = Sql::new(&format!("INSERT INTO conversations ({COLUMNS}, workspace_id) VALUES ("));
-        sql.bind(id.to_string()).push(", ").bind(channel.to_string()).push(", ").bind(contact.to_string()).push(", ").bind(ConversationStatus::Open.as_str());
+        sql.bind(id.to_string())
+            .push(", ")
+            .bind(channel.to_string())
+            .push(", ")
+            .bind(contact.to_string())
+            .push(", ")
+            .bind(ConversationStatus::Open.as_str());
         sql.push(", NULL, NULL, NULL, ").bind(now).push(", ").bind(now).push(", ").bind(ws.to_string()).push(")");
         run!(sql, execute(&self.pool))?;
         self.get_conversation(ws, id).await
@@ -149,13 +158,23 @@ impl Store {
         if let Some(u) = q.assignee_user_id {
             sql.push(" AND assignee_user_id = ").bind(u.to_string());
         }
-        sql.push(" ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
+        sql.push(" ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT ")
+            .bind(page.limit + 1)
+            .push(" OFFSET ")
+            .bind(page.offset);
         let rows = run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>>>()?;
         Ok(page.finish(rows))
     }
 
     /// Changes status and assignment; `None` leaves a field as it is.
-    pub async fn update_conversation(&self, ws: WorkspaceId, id: ConversationId, status: Option<ConversationStatus>, assignee: Option<Option<UserId>>, team: Option<Option<TeamId>>) -> Result<Conversation> {
+    pub async fn update_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: Option<ConversationStatus>,
+        assignee: Option<Option<UserId>>,
+        team: Option<Option<TeamId>>,
+    ) -> Result<Conversation> {
         let current = self.get_conversation(ws, id).await?;
         if let Some(Some(u)) = assignee {
             self.get_user(ws, u).await?;
@@ -167,7 +186,12 @@ impl Store {
         sql.bind(status.unwrap_or(current.status).as_str());
         sql.push(", assignee_user_id = ").bind(assignee.unwrap_or(current.assignee_user_id).map(|u| u.to_string()));
         sql.push(", team_id = ").bind(team.unwrap_or(current.team_id).map(|t| t.to_string()));
-        sql.push(", updated_at = ").bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        sql.push(", updated_at = ")
+            .bind(Timestamp::now().millis())
+            .push(" WHERE workspace_id = ")
+            .bind(ws.to_string())
+            .push(" AND id = ")
+            .bind(id.to_string());
         run!(sql, execute(&self.pool))?;
         self.get_conversation(ws, id).await
     }
@@ -184,7 +208,13 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut sql = Sql::new(&format!("INSERT INTO messages ({MESSAGE_COLUMNS}, workspace_id) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(conversation.to_string()).push(", ").bind(conv.channel_id.to_string()).push(", ");
-        sql.bind(new.direction.as_str()).push(", ").bind(new.body).push(", ").bind(new.status.as_str()).push(", ").bind(new.provider_message_id.clone());
+        sql.bind(new.direction.as_str())
+            .push(", ")
+            .bind(new.body)
+            .push(", ")
+            .bind(new.status.as_str())
+            .push(", ")
+            .bind(new.provider_message_id.clone());
         sql.push(", NULL, ").bind(now.millis()).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
         let inserted = run!(sql, execute(&mut *tx))?.rows_affected() == 1;
         if inserted {
@@ -193,7 +223,11 @@ impl Store {
             run!(sql, execute(&mut *tx))?;
             if new.direction == MessageDirection::Outbound {
                 let mut sql = Sql::new("UPDATE contacts SET last_contacted_at = ");
-                sql.bind(now.millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(conv.contact_id.to_string());
+                sql.bind(now.millis())
+                    .push(" WHERE workspace_id = ")
+                    .bind(ws.to_string())
+                    .push(" AND id = ")
+                    .bind(conv.contact_id.to_string());
                 run!(sql, execute(&mut *tx))?;
             }
         }
@@ -201,7 +235,9 @@ impl Store {
         let mut sql = Sql::new(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
         sql.bind(ws.to_string());
         match (inserted, new.provider_message_id) {
-            (false, Some(pid)) => sql.push(" AND channel_id = ").bind(conv.channel_id.to_string()).push(" AND provider_message_id = ").bind(pid),
+            (false, Some(pid)) => {
+                sql.push(" AND channel_id = ").bind(conv.channel_id.to_string()).push(" AND provider_message_id = ").bind(pid)
+            }
             _ => sql.push(" AND id = ").bind(id.to_string()),
         };
         let msg = run!(sql, as MessageRow, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("message"))?.try_into()?;

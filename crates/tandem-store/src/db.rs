@@ -32,7 +32,11 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(crate::StoreError::invalid("database.url", "unsupported_database", format!("`{url}` is neither sqlite:// nor postgres://")));
+            return Err(crate::StoreError::invalid(
+                "database.url",
+                "unsupported_database",
+                format!("`{url}` is neither sqlite:// nor postgres://"),
+            ));
         };
         let url = match backend {
             Backend::Sqlite => sqlite_url(url)?,
@@ -95,9 +99,17 @@ fn sqlite_url(url: &str) -> Result<String> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" && !path.is_empty() {
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| crate::StoreError::invalid("database.url", "unwritable_database", format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                crate::StoreError::invalid("database.url", "unwritable_database", format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
     }
-    let query = if query.contains("mode=") { query.to_string() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{query}&mode=rwc")
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }

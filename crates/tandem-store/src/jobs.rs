@@ -116,7 +116,8 @@ impl Store {
     pub async fn enqueue_job(&self, ws: WorkspaceId, kind: &str, payload: &Value, max_attempts: i64) -> Result<Job> {
         let id = JobId::new();
         let now = Timestamp::now().millis();
-        let mut sql = Sql::new("INSERT INTO jobs (id, workspace_id, kind, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (");
+        let mut sql =
+            Sql::new("INSERT INTO jobs (id, workspace_id, kind, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (");
         sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(kind.to_string()).push(", ").bind(payload.to_string());
         sql.push(", 'queued', ").bind(max_attempts.max(1)).push(", ").bind(now).push(", ").bind(now).push(", ").bind(now).push(")");
         run!(sql, execute(&self.pool))?;
@@ -179,8 +180,18 @@ impl Store {
 
     async fn finish_job(&self, job: &Job, status: &str, result: Option<String>, error: Option<&str>) -> Result<()> {
         let mut sql = Sql::new("UPDATE jobs SET status = ");
-        sql.bind(status.to_string()).push(", lease_until = NULL, result = ").bind(result).push(", last_error = COALESCE(").bind(error.map(str::to_string)).push(", last_error)");
-        sql.push(", updated_at = ").bind(Timestamp::now().millis()).push(" WHERE id = ").bind(job.id.to_string()).push(" AND attempts = ").bind(job.attempts);
+        sql.bind(status.to_string())
+            .push(", lease_until = NULL, result = ")
+            .bind(result)
+            .push(", last_error = COALESCE(")
+            .bind(error.map(str::to_string))
+            .push(", last_error)");
+        sql.push(", updated_at = ")
+            .bind(Timestamp::now().millis())
+            .push(" WHERE id = ")
+            .bind(job.id.to_string())
+            .push(" AND attempts = ")
+            .bind(job.attempts);
         run!(sql, execute(&self.pool))?;
         Ok(())
     }
@@ -189,7 +200,16 @@ impl Store {
     pub async fn save_upload(&self, ws: WorkspaceId, filename: &str, bytes: Vec<u8>) -> Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
         let mut sql = Sql::new("INSERT INTO uploads (id, workspace_id, filename, bytes, created_at) VALUES (");
-        sql.bind(id.clone()).push(", ").bind(ws.to_string()).push(", ").bind(filename.to_string()).push(", ").bind(bytes).push(", ").bind(Timestamp::now().millis()).push(")");
+        sql.bind(id.clone())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(filename.to_string())
+            .push(", ")
+            .bind(bytes)
+            .push(", ")
+            .bind(Timestamp::now().millis())
+            .push(")");
         run!(sql, execute(&self.pool))?;
         Ok(id)
     }

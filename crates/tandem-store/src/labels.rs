@@ -30,7 +30,16 @@ impl Store {
         let name = clean_name(name)?;
         let id = LabelId::new();
         let mut sql = Sql::new("INSERT INTO labels (id, workspace_id, name, color, created_at) VALUES (");
-        sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(name.clone()).push(", ").bind(color.map(str::to_string)).push(", ").bind(Timestamp::now().millis()).push(")");
+        sql.bind(id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(name.clone())
+            .push(", ")
+            .bind(color.map(str::to_string))
+            .push(", ")
+            .bind(Timestamp::now().millis())
+            .push(")");
         run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("name_taken", format!("label `{name}` already exists")))?;
         Ok(Label { id, name, color: color.map(str::to_string), contact_count: 0 })
     }
@@ -60,7 +69,14 @@ impl Store {
     {
         let name = clean_name(name)?;
         let mut sql = Sql::new("INSERT INTO labels (id, workspace_id, name, created_at) VALUES (");
-        sql.bind(LabelId::new().to_string()).push(", ").bind(ws.to_string()).push(", ").bind(name.clone()).push(", ").bind(Timestamp::now().millis()).push(") ON CONFLICT DO NOTHING");
+        sql.bind(LabelId::new().to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(name.clone())
+            .push(", ")
+            .bind(Timestamp::now().millis())
+            .push(") ON CONFLICT DO NOTHING");
         run!(sql, execute(exec))?;
         let mut sql = Sql::new("SELECT id FROM labels WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND name = ").bind(name);
@@ -82,7 +98,11 @@ impl Store {
     pub async fn remove_contact_label(&self, ws: WorkspaceId, contact: ContactId, name: &str) -> Result<()> {
         let mut sql = Sql::new("DELETE FROM contact_labels WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND contact_id = ").bind(contact.to_string());
-        sql.push(" AND label_id IN (SELECT id FROM labels WHERE workspace_id = ").bind(ws.to_string()).push(" AND name = ").bind(name.to_string()).push(")");
+        sql.push(" AND label_id IN (SELECT id FROM labels WHERE workspace_id = ")
+            .bind(ws.to_string())
+            .push(" AND name = ")
+            .bind(name.to_string())
+            .push(")");
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("label on contact"));
         }

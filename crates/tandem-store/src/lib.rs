@@ -25,6 +25,8 @@ pub mod properties;
 mod secret;
 mod sql;
 pub mod teams;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod users;
 pub mod views;
 pub mod workspaces;

@@ -25,7 +25,14 @@ impl Store {
         }
         let list = ContactList { id: ListId::new(), name: name.into(), member_count: 0, created_at: Timestamp::now() };
         let mut sql = Sql::new("INSERT INTO lists (id, workspace_id, name, created_at) VALUES (");
-        sql.bind(list.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(list.name.clone()).push(", ").bind(list.created_at.millis()).push(")");
+        sql.bind(list.id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(list.name.clone())
+            .push(", ")
+            .bind(list.created_at.millis())
+            .push(")");
         run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("name_taken", format!("a list named `{name}` already exists")))?;
         Ok(list)
     }
@@ -39,7 +46,14 @@ impl Store {
         sql.push(" ORDER BY l.created_at");
         run!(sql, as (String, String, i64, i64), fetch_all(&self.pool))?
             .into_iter()
-            .map(|(id, name, member_count, created_at)| Ok(ContactList { id: id.parse().map_err(corrupt("list id"))?, name, member_count, created_at: Timestamp::from_millis(created_at) }))
+            .map(|(id, name, member_count, created_at)| {
+                Ok(ContactList {
+                    id: id.parse().map_err(corrupt("list id"))?,
+                    name,
+                    member_count,
+                    created_at: Timestamp::from_millis(created_at),
+                })
+            })
             .collect()
     }
 
@@ -67,7 +81,11 @@ impl Store {
         for contact in contacts {
             let mut sql = Sql::new("INSERT INTO list_members (list_id, contact_id, workspace_id, added_at) SELECT ");
             sql.bind(list.to_string()).push(", c.id, c.workspace_id, ").bind(Timestamp::now().millis());
-            sql.push(" FROM contacts c WHERE c.workspace_id = ").bind(ws.to_string()).push(" AND c.id = ").bind(contact.to_string()).push(" ON CONFLICT DO NOTHING");
+            sql.push(" FROM contacts c WHERE c.workspace_id = ")
+                .bind(ws.to_string())
+                .push(" AND c.id = ")
+                .bind(contact.to_string())
+                .push(" ON CONFLICT DO NOTHING");
             run!(sql, execute(&mut *tx))?;
             let mut check = Sql::new("SELECT COUNT(*) FROM contacts WHERE workspace_id = ");
             check.bind(ws.to_string()).push(" AND id = ").bind(contact.to_string());

@@ -40,7 +40,15 @@ impl Store {
         sql.bind(ws.to_string()).push(" AND contact_id = ").bind(contact.to_string()).push(" ORDER BY created_at DESC");
         run!(sql, as (String, String, String, i64), fetch_all(&self.pool))?
             .into_iter()
-            .map(|(id, author, body, at)| Ok(Note { id: id.parse().map_err(corrupt("note id"))?, contact_id: contact, author, body, created_at: Timestamp::from_millis(at) }))
+            .map(|(id, author, body, at)| {
+                Ok(Note {
+                    id: id.parse().map_err(corrupt("note id"))?,
+                    contact_id: contact,
+                    author,
+                    body,
+                    created_at: Timestamp::from_millis(at),
+                })
+            })
             .collect()
     }
 }

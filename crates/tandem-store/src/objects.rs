@@ -35,7 +35,11 @@ const MAX_RECORD_BYTES: usize = 64 * 1024;
 fn check_data(data: &Map<String, Value>) -> Result<String> {
     let text = serde_json::to_string(data).map_err(|e| StoreError::invalid("data", "invalid_data", e.to_string()))?;
     if text.len() > MAX_RECORD_BYTES {
-        return Err(StoreError::invalid("data", "too_large", format!("record data is {} bytes; the limit is {MAX_RECORD_BYTES}", text.len())));
+        return Err(StoreError::invalid(
+            "data",
+            "too_large",
+            format!("record data is {} bytes; the limit is {MAX_RECORD_BYTES}", text.len()),
+        ));
     }
     Ok(text)
 }
@@ -43,9 +47,23 @@ fn check_data(data: &Map<String, Value>) -> Result<String> {
 impl Store {
     pub async fn create_object_type(&self, ws: WorkspaceId, key: &str, name: &str) -> Result<ObjectType> {
         let key: PropertyKey = key.parse()?;
-        let t = ObjectType { id: ObjectTypeId::new(), key: key.to_string(), name: if name.trim().is_empty() { key.to_string() } else { name.trim().into() }, created_at: Timestamp::now() };
+        let t = ObjectType {
+            id: ObjectTypeId::new(),
+            key: key.to_string(),
+            name: if name.trim().is_empty() { key.to_string() } else { name.trim().into() },
+            created_at: Timestamp::now(),
+        };
         let mut sql = Sql::new("INSERT INTO object_types (id, workspace_id, key, name, created_at) VALUES (");
-        sql.bind(t.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(t.key.clone()).push(", ").bind(t.name.clone()).push(", ").bind(t.created_at.millis()).push(")");
+        sql.bind(t.id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(t.key.clone())
+            .push(", ")
+            .bind(t.name.clone())
+            .push(", ")
+            .bind(t.created_at.millis())
+            .push(")");
         run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("key_taken", format!("object type `{key}` already exists")))?;
         Ok(t)
     }
@@ -55,7 +73,9 @@ impl Store {
         sql.bind(ws.to_string()).push(" ORDER BY key");
         run!(sql, as (String, String, String, i64), fetch_all(&self.pool))?
             .into_iter()
-            .map(|(id, key, name, at)| Ok(ObjectType { id: id.parse().map_err(corrupt("object type id"))?, key, name, created_at: Timestamp::from_millis(at) }))
+            .map(|(id, key, name, at)| {
+                Ok(ObjectType { id: id.parse().map_err(corrupt("object type id"))?, key, name, created_at: Timestamp::from_millis(at) })
+            })
             .collect()
     }
 
@@ -65,7 +85,13 @@ impl Store {
         Ok(run!(sql, as (String,), fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("object type"))?.0)
     }
 
-    pub async fn create_record(&self, ws: WorkspaceId, type_key: &str, data: Map<String, Value>, contacts: &[ContactId]) -> Result<ObjectRecord> {
+    pub async fn create_record(
+        &self,
+        ws: WorkspaceId,
+        type_key: &str,
+        data: Map<String, Value>,
+        contacts: &[ContactId],
+    ) -> Result<ObjectRecord> {
         let type_id = self.object_type_id(ws, type_key).await?;
         let text = check_data(&data)?;
         for c in contacts {
@@ -75,11 +101,29 @@ impl Store {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
         let mut sql = Sql::new("INSERT INTO object_records (id, workspace_id, type_id, data, created_at, updated_at) VALUES (");
-        sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(type_id).push(", ").bind(text).push(", ").bind(now).push(", ").bind(now).push(")");
+        sql.bind(id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(type_id)
+            .push(", ")
+            .bind(text)
+            .push(", ")
+            .bind(now)
+            .push(", ")
+            .bind(now)
+            .push(")");
         run!(sql, execute(&mut *tx))?;
         for c in contacts {
             let mut sql = Sql::new("INSERT INTO object_associations (record_id, contact_id, workspace_id, created_at) VALUES (");
-            sql.bind(id.to_string()).push(", ").bind(c.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(now).push(") ON CONFLICT DO NOTHING");
+            sql.bind(id.to_string())
+                .push(", ")
+                .bind(c.to_string())
+                .push(", ")
+                .bind(ws.to_string())
+                .push(", ")
+                .bind(now)
+                .push(") ON CONFLICT DO NOTHING");
             run!(sql, execute(&mut *tx))?;
         }
         tx.commit().await?;
@@ -106,7 +150,10 @@ impl Store {
         }
         if !records.is_empty() {
             let mut sql = Sql::new("SELECT record_id, contact_id FROM object_associations WHERE workspace_id = ");
-            sql.bind(ws.to_string()).push(" AND record_id IN (").bind_list(records.iter().map(|r| r.id.to_string())).push(") ORDER BY created_at");
+            sql.bind(ws.to_string())
+                .push(" AND record_id IN (")
+                .bind_list(records.iter().map(|r| r.id.to_string()))
+                .push(") ORDER BY created_at");
             for (rid, cid) in run!(sql, as (String, String), fetch_all(&self.pool))? {
                 if let Some(r) = records.iter_mut().find(|r| r.id.to_string() == rid) {
                     r.contact_ids.push(cid.parse().map_err(corrupt("contact id"))?);
@@ -129,7 +176,12 @@ impl Store {
         let type_id = self.object_type_id(ws, type_key).await?;
         let rows = self
             .query_records(ws, |sql| {
-                sql.push(" AND r.type_id = ").bind(type_id).push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
+                sql.push(" AND r.type_id = ")
+                    .bind(type_id)
+                    .push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+                    .bind(page.limit + 1)
+                    .push(" OFFSET ")
+                    .bind(page.offset);
             })
             .await?;
         Ok(page.finish(rows))
@@ -139,7 +191,9 @@ impl Store {
     pub async fn contact_records(&self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<ObjectRecord>> {
         self.get_contact(ws, contact).await?;
         self.query_records(ws, |sql| {
-            sql.push(" AND r.id IN (SELECT a.record_id FROM object_associations a WHERE a.contact_id = ").bind(contact.to_string()).push(") ORDER BY r.created_at DESC");
+            sql.push(" AND r.id IN (SELECT a.record_id FROM object_associations a WHERE a.contact_id = ")
+                .bind(contact.to_string())
+                .push(") ORDER BY r.created_at DESC");
         })
         .await
     }
@@ -147,7 +201,13 @@ impl Store {
     pub async fn update_record(&self, ws: WorkspaceId, id: RecordId, data: Map<String, Value>) -> Result<ObjectRecord> {
         let text = check_data(&data)?;
         let mut sql = Sql::new("UPDATE object_records SET data = ");
-        sql.bind(text).push(", updated_at = ").bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        sql.bind(text)
+            .push(", updated_at = ")
+            .bind(Timestamp::now().millis())
+            .push(" WHERE workspace_id = ")
+            .bind(ws.to_string())
+            .push(" AND id = ")
+            .bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("record"));
         }
@@ -167,7 +227,14 @@ impl Store {
         self.get_record(ws, id).await?;
         self.get_contact(ws, contact).await?;
         let mut sql = Sql::new("INSERT INTO object_associations (record_id, contact_id, workspace_id, created_at) VALUES (");
-        sql.bind(id.to_string()).push(", ").bind(contact.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(Timestamp::now().millis()).push(") ON CONFLICT DO NOTHING");
+        sql.bind(id.to_string())
+            .push(", ")
+            .bind(contact.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(Timestamp::now().millis())
+            .push(") ON CONFLICT DO NOTHING");
         run!(sql, execute(&self.pool))?;
         self.get_record(ws, id).await
     }

@@ -22,7 +22,13 @@ pub struct Property {
 
 impl Property {
     pub fn definition(&self) -> Result<PropertyDefinition> {
-        Ok(PropertyDefinition { key: self.key.parse().map_err(corrupt("property key"))?, label: self.label.clone(), kind: self.kind, options: self.options.clone(), required: self.required })
+        Ok(PropertyDefinition {
+            key: self.key.parse().map_err(corrupt("property key"))?,
+            label: self.label.clone(),
+            kind: self.kind,
+            options: self.options.clone(),
+            required: self.required,
+        })
     }
 }
 
@@ -53,7 +59,15 @@ impl TryFrom<Row> for Property {
 }
 
 impl Store {
-    pub async fn create_property(&self, ws: WorkspaceId, key: &str, label: &str, kind: PropertyKind, options: Vec<String>, required: bool) -> Result<Property> {
+    pub async fn create_property(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        label: &str,
+        kind: PropertyKind,
+        options: Vec<String>,
+        required: bool,
+    ) -> Result<Property> {
         let key: PropertyKey = key.parse()?;
         let label = if label.trim().is_empty() { key.as_str().to_string() } else { label.trim().to_string() };
         let mut clean: Vec<String> = Vec::new();
@@ -68,17 +82,34 @@ impl Store {
             (false, false) => return Err(StoreError::invalid("options", "options_not_allowed", "only select properties take options")),
             _ => {}
         }
-        let p = Property { id: PropertyId::new(), key: key.to_string(), label, kind, options: clean, required, created_at: Timestamp::now() };
-        let mut sql = Sql::new("INSERT INTO property_definitions (id, workspace_id, key, label, kind, options, required, created_at) VALUES (");
-        sql.bind(p.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(p.key.clone()).push(", ").bind(p.label.clone()).push(", ");
-        sql.bind(kind.as_str()).push(", ").bind(serde_json::to_string(&p.options).unwrap_or_default()).push(", ").bind(required as i64).push(", ").bind(p.created_at.millis()).push(")");
+        let p =
+            Property { id: PropertyId::new(), key: key.to_string(), label, kind, options: clean, required, created_at: Timestamp::now() };
+        let mut sql =
+            Sql::new("INSERT INTO property_definitions (id, workspace_id, key, label, kind, options, required, created_at) VALUES (");
+        sql.bind(p.id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(p.key.clone())
+            .push(", ")
+            .bind(p.label.clone())
+            .push(", ");
+        sql.bind(kind.as_str())
+            .push(", ")
+            .bind(serde_json::to_string(&p.options).unwrap_or_default())
+            .push(", ")
+            .bind(required as i64)
+            .push(", ")
+            .bind(p.created_at.millis())
+            .push(")");
         run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("key_taken", format!("property `{key}` already exists")))?;
         Ok(p)
     }
 
     pub async fn list_properties(&self, ws: WorkspaceId) -> Result<Vec<Property>> {
-        let mut sql = Sql::new("SELECT id, key, label, kind, options, required, created_at FROM property_definitions WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" ORDER BY created_at, key");
+        let mut sql =
+            Sql::new("SELECT id, key, label, kind, options, required, created_at FROM property_definitions WHERE workspace_id = ");
+        sql.bind(ws.to_string()).push(" ORDER BY created_at, id");
         run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect()
     }
 

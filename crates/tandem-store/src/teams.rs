@@ -25,7 +25,14 @@ impl Store {
         }
         let team = Team { id: TeamId::new(), name: name.into(), member_ids: vec![], created_at: Timestamp::now() };
         let mut sql = Sql::new("INSERT INTO teams (id, workspace_id, name, created_at) VALUES (");
-        sql.bind(team.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(team.name.clone()).push(", ").bind(team.created_at.millis()).push(")");
+        sql.bind(team.id.to_string())
+            .push(", ")
+            .bind(ws.to_string())
+            .push(", ")
+            .bind(team.name.clone())
+            .push(", ")
+            .bind(team.created_at.millis())
+            .push(")");
         run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("name_taken", format!("a team named {name} already exists")))?;
         Ok(team)
     }

@@ -57,18 +57,37 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 impl Store {
     pub async fn create_user(&self, ws: WorkspaceId, new: NewUser) -> Result<User> {
         if new.password.chars().count() < MIN_PASSWORD_LEN {
-            return Err(StoreError::invalid("password", "weak_password", format!("a password needs at least {MIN_PASSWORD_LEN} characters")));
+            return Err(StoreError::invalid(
+                "password",
+                "weak_password",
+                format!("a password needs at least {MIN_PASSWORD_LEN} characters"),
+            ));
         }
         let name = new.name.trim();
         if name.is_empty() {
             return Err(StoreError::invalid("name", "invalid_name", "a user needs a name"));
         }
-        let user = User { id: UserId::new(), workspace_id: ws, email: new.email.to_string(), name: name.into(), role: new.role, created_at: Timestamp::now() };
+        let user = User {
+            id: UserId::new(),
+            workspace_id: ws,
+            email: new.email.to_string(),
+            name: name.into(),
+            role: new.role,
+            created_at: Timestamp::now(),
+        };
         let hash = hash_password(&new.password)?;
         let mut sql = Sql::new("INSERT INTO users (id, workspace_id, email, name, password_hash, role, created_at) VALUES (");
         sql.bind(user.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(user.email.clone()).push(", ");
-        sql.bind(user.name.clone()).push(", ").bind(hash).push(", ").bind(user.role.as_str()).push(", ").bind(user.created_at.millis()).push(")");
-        run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("email_taken", format!("a user with e-mail {} already exists", user.email)))?;
+        sql.bind(user.name.clone())
+            .push(", ")
+            .bind(hash)
+            .push(", ")
+            .bind(user.role.as_str())
+            .push(", ")
+            .bind(user.created_at.millis())
+            .push(")");
+        run!(sql, execute(&self.pool))
+            .map_err(StoreError::on_conflict("email_taken", format!("a user with e-mail {} already exists", user.email)))?;
         Ok(user)
     }
 
@@ -115,7 +134,11 @@ impl Store {
         }
         let rows = run!(sql, fetch_all(&self.pool))?;
         if rows.len() > 1 {
-            return Err(StoreError::invalid("workspace_id", "workspace_required", "this e-mail belongs to several workspaces: give workspace_id"));
+            return Err(StoreError::invalid(
+                "workspace_id",
+                "workspace_required",
+                "this e-mail belongs to several workspaces: give workspace_id",
+            ));
         }
         let row = rows.into_iter().next().ok_or_else(refused)?;
         use sqlx::Row as _;
@@ -143,11 +166,16 @@ impl Store {
 
     /// The actor behind a session token, if the session exists and has not expired.
     pub async fn session_actor(&self, token: &str) -> Result<Option<Actor>> {
-        let mut sql = Sql::new("SELECT u.id, u.workspace_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ");
+        let mut sql =
+            Sql::new("SELECT u.id, u.workspace_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ");
         sql.bind(digest(token)).push(" AND s.expires_at > ").bind(Timestamp::now().millis());
         let row: Option<(String, String, String)> = run!(sql, as (String, String, String), fetch_optional(&self.pool))?;
         row.map(|(id, ws, role)| {
-            Ok(Actor { workspace_id: ws.parse().map_err(corrupt("workspace id"))?, role: role.parse().map_err(corrupt("role"))?, kind: ActorKind::User(id.parse().map_err(corrupt("user id"))?) })
+            Ok(Actor {
+                workspace_id: ws.parse().map_err(corrupt("workspace id"))?,
+                role: role.parse().map_err(corrupt("role"))?,
+                kind: ActorKind::User(id.parse().map_err(corrupt("user id"))?),
+            })
         })
         .transpose()
     }

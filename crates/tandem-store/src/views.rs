@@ -49,7 +49,15 @@ fn push_scope(sql: &mut Sql, owner: Option<UserId>) {
 
 impl Store {
     /// Creates a view; `owner` `None` makes it a workspace view.
-    pub async fn create_view(&self, ws: WorkspaceId, owner: Option<UserId>, name: &str, filter: &ContactFilter, sort: &ContactSort, is_default: bool) -> Result<SavedView> {
+    pub async fn create_view(
+        &self,
+        ws: WorkspaceId,
+        owner: Option<UserId>,
+        name: &str,
+        filter: &ContactFilter,
+        sort: &ContactSort,
+        is_default: bool,
+    ) -> Result<SavedView> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(StoreError::invalid("name", "invalid_name", "a view needs a name of 1 to 200 characters"));
@@ -66,7 +74,10 @@ impl Store {
         }
         let mut sql = Sql::new(&format!("INSERT INTO saved_views ({COLUMNS}, workspace_id) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(name.to_string()).push(", ").bind(owner.map(|o| o.to_string())).push(", ");
-        sql.bind(serde_json::to_string(filter).unwrap_or_default()).push(", ").bind(serde_json::to_string(sort).unwrap_or_default()).push(", ");
+        sql.bind(serde_json::to_string(filter).unwrap_or_default())
+            .push(", ")
+            .bind(serde_json::to_string(sort).unwrap_or_default())
+            .push(", ");
         sql.bind(is_default as i64).push(", ").bind(Timestamp::now().millis()).push(", ").bind(ws.to_string()).push(")");
         run!(sql, execute(&mut *tx))?;
         tx.commit().await?;

@@ -25,7 +25,12 @@ struct Row {
 impl TryFrom<Row> for Workspace {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Self> {
-        Ok(Self { id: r.id.parse().map_err(corrupt("workspace id"))?, name: r.name, default_country: r.default_country, created_at: Timestamp::from_millis(r.created_at) })
+        Ok(Self {
+            id: r.id.parse().map_err(corrupt("workspace id"))?,
+            name: r.name,
+            default_country: r.default_country,
+            created_at: Timestamp::from_millis(r.created_at),
+        })
     }
 }
 
@@ -48,7 +53,14 @@ impl Store {
         let country = default_country.map(parse_country).transpose()?;
         let ws = Workspace { id: WorkspaceId::new(), name: name.to_string(), default_country: country, created_at: Timestamp::now() };
         let mut sql = Sql::new("INSERT INTO workspaces (id, name, default_country, created_at) VALUES (");
-        sql.bind(ws.id.to_string()).push(", ").bind(ws.name.clone()).push(", ").bind(ws.default_country.clone()).push(", ").bind(ws.created_at.millis()).push(")");
+        sql.bind(ws.id.to_string())
+            .push(", ")
+            .bind(ws.name.clone())
+            .push(", ")
+            .bind(ws.default_country.clone())
+            .push(", ")
+            .bind(ws.created_at.millis())
+            .push(")");
         run!(sql, execute(&self.pool))?;
         Ok(ws)
     }
