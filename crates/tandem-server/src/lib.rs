@@ -1,1 +1,16 @@
+//! Tandem's HTTP surface (axum): the REST API under `/api/v1` with its OpenAPI document,
+//! authentication (API keys and login sessions), health and Prometheus metrics, and the background
+//! workers. No business rule lives here: handlers parse, authorise, call the store, and shape JSON.
 
+mod auth;
+mod error;
+mod extract;
+mod metrics;
+mod openapi;
+mod routes;
+mod serve;
+mod state;
+mod worker;
+
+pub use serve::{serve, Server, ServerError};
+pub use state::AppState;

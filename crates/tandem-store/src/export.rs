@@ -16,14 +16,14 @@ fn csv_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Store {
-    /// Writes the header and every matching contact as CSV, handing `sink` a chunk at a time;
-    /// stops early when `sink` returns `false` (the client went away). Returns the contacts written.
+    /// Writes the header and every matching contact as CSV into `sink` a chunk at a time, waiting
+    /// when the reader is slow; stops early when the receiver is gone. Returns the contacts written.
     pub async fn export_contacts_csv(
         &self,
         ws: WorkspaceId,
         filter: &ContactFilter,
         sort: &ContactSort,
-        sink: &mut (dyn FnMut(Vec<u8>) -> bool + Send),
+        sink: tokio::sync::mpsc::Sender<Vec<u8>>,
     ) -> Result<usize> {
         let definitions = self.property_definitions(ws).await?;
         let keys: Vec<String> = definitions.iter().map(|d| d.key.to_string()).collect();
@@ -51,7 +51,7 @@ impl Store {
         header.extend(keys.iter().cloned());
         let mut out = csv::Writer::from_writer(Vec::new());
         out.write_record(&header).map_err(csv_error)?;
-        if !sink(out.into_inner().map_err(csv_error)?) {
+        if sink.send(out.into_inner().map_err(csv_error)?).await.is_err() {
             return Ok(0);
         }
 
@@ -100,7 +100,7 @@ impl Store {
                     out.write_record(&record).map_err(csv_error)?;
                     written += 1;
                 }
-                if !sink(out.into_inner().map_err(csv_error)?) {
+                if sink.send(out.into_inner().map_err(csv_error)?).await.is_err() {
                     return Ok(written);
                 }
             }

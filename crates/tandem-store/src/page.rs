@@ -29,7 +29,7 @@ impl Default for Page {
 }
 
 /// One page of results and where the next one starts, if any.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub next_offset: Option<i64>,

@@ -155,14 +155,16 @@ on_both!(lists_notes_objects_views_and_export, |store: Store| async move {
     assert_eq!(store.default_view(ws, None).await.unwrap().unwrap().id, wsv.id);
     assert!(store.create_view(ws, None, "Broken", &filter(&["nope:eq:1"], &[]), &ContactSort::default(), false).await.is_err());
 
-    let mut csv = Vec::new();
-    let n = store
-        .export_contacts_csv(ws, &premium, &ContactSort::default(), &mut |chunk| {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let collect = tokio::spawn(async move {
+        let mut csv = Vec::new();
+        while let Some(chunk) = rx.recv().await {
             csv.extend(chunk);
-            true
-        })
-        .await
-        .unwrap();
+        }
+        csv
+    });
+    let n = store.export_contacts_csv(ws, &premium, &ContactSort::default(), tx).await.unwrap();
+    let csv = collect.await.unwrap();
     assert_eq!(n, 1);
     let text = String::from_utf8(csv).unwrap();
     let mut lines = text.lines();

@@ -27,9 +27,9 @@ on_both!(jobs_lease_retry_and_finish, |store: Store| async move {
     let retaken = store.claim_job(60_000).await.unwrap().unwrap();
     assert_eq!((retaken.id, retaken.attempts), (other.id, 2));
     // The first worker comes back late: its progress and result are ignored.
-    store.job_progress(&lost, 99, Some(100)).await.unwrap();
+    store.job_progress(&lost, 99, Some(100), 60_000).await.unwrap();
     store.complete_job(&lost, &json!("stale")).await.unwrap();
-    store.job_progress(&retaken, 5, Some(10)).await.unwrap();
+    store.job_progress(&retaken, 5, Some(10), 60_000).await.unwrap();
     let j = store.get_job(ws, other.id).await.unwrap();
     assert_eq!((j.status, j.progress_done, j.progress_total), (JobStatus::Running, 5, Some(10)));
     store.complete_job(&retaken, &json!({"ok": true})).await.unwrap();

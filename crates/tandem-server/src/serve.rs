@@ -1,0 +1,121 @@
+//! Building the router, starting the server and its workers, stopping them cleanly.
+
+use axum::{extract::DefaultBodyLimit, middleware, routing::get, Json, Router};
+use std::{net::SocketAddr, sync::Arc};
+use tandem_core::Config;
+use tandem_store::{Store, StoreError};
+use tokio::{sync::watch, task::JoinHandle};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{error::ApiError, openapi::ApiDoc, routes, state::AppState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The whole HTTP application over a store.
+pub fn router(state: AppState) -> Router {
+    let (api_router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", routes::api()).split_for_parts();
+    let api = Arc::new(api);
+    let max_body = state.config.server.max_body_bytes;
+    Router::new()
+        .merge(api_router)
+        .route("/api/v1/openapi.json", get(move || async move { Json(api.as_ref().clone()) }))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method") })
+        .layer(middleware::from_fn(crate::metrics::track))
+        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// A running server: its address, its store, and a handle to stop it.
+pub struct Server {
+    addr: SocketAddr,
+    store: Store,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the store (running migrations), binds `config.server.bind` (port 0 picks a free one),
+    /// and starts serving and, when enabled, the job worker.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+        crate::metrics::handle();
+        let listener = tokio::net::TcpListener::bind(&config.server.bind).await.map_err(|source| ServerError::Bind { addr: config.server.bind.clone(), source })?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if config.workers.enabled {
+            tasks.push(tokio::spawn(crate::worker::run(store.clone(), config.workers.clone(), stopped.clone())));
+        }
+        let app = router(AppState { store: store.clone(), config: Arc::new(config) });
+        let mut on_stop = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let graceful = async move {
+                let _ = on_stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
+                tracing::error!(error = %e, "HTTP server stopped with an error");
+            }
+        }));
+        tracing::info!(%addr, "Tandem is listening");
+        Ok(Self { addr, store, stop, tasks })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting requests, lets running ones and the current job finish, closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.store.close().await;
+    }
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServerError> {
+    let server = Server::start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
