@@ -93,6 +93,27 @@ impl Store {
     }
 }
 
+/// Creates an empty database `name` on the PostgreSQL server at `admin_url` (any database of that
+/// server) and returns its URL. For tests and benchmarks, which need a database of their own.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+    use sqlx::Connection;
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(crate::StoreError::invalid("name", "invalid_name", "database names here are letters, digits and _"));
+    }
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    // Concurrent CREATE DATABASE statements fight over template1: take turns, across processes.
+    conn.execute("SELECT pg_advisory_lock(7471)").await?;
+    let created = conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await.and(conn.execute(format!("CREATE DATABASE {name}").as_str()).await);
+    conn.execute("SELECT pg_advisory_unlock(7471)").await?;
+    created?;
+    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    Ok(match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    })
+}
+
 /// Makes sure the SQLite file can be created: its directory exists and `mode=rwc` is set.
 fn sqlite_url(url: &str) -> Result<String> {
     let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");

@@ -31,7 +31,7 @@ pub mod users;
 pub mod views;
 pub mod workspaces;
 
-pub use db::{Backend, Store};
+pub use db::{create_postgres_database, Backend, Store};
 pub use error::StoreError;
 pub use page::{Page, Paged};
 pub use secret::Secret;

@@ -34,20 +34,8 @@ impl TestStore {
 
 /// Creates an empty database on the test server and returns its URL.
 pub async fn postgres_database() -> String {
-    use sqlx::Connection;
     let admin = std::env::var("TANDEM_TEST_POSTGRES_URL")
         .expect("TANDEM_TEST_POSTGRES_URL is not set: run the tests with ./scripts/test, which starts PostgreSQL");
     let name = format!("tandem_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
-    // Concurrent CREATE DATABASE statements fight over template1: take turns, across test processes.
-    sqlx::Executor::execute(&mut conn, "SELECT pg_advisory_lock(7471)").await.expect("lock");
-    let created = sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await;
-    sqlx::Executor::execute(&mut conn, "SELECT pg_advisory_unlock(7471)").await.expect("unlock");
-    created.expect("create test database");
-    let (base, query) = admin.split_once('?').map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    crate::create_postgres_database(&admin, &name).await.expect("create test database")
 }
