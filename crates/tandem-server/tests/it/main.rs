@@ -1,0 +1,93 @@
+//! HTTP tests: the real server on a random port with a fresh database per test.
+
+mod auth;
+mod contacts;
+mod errors;
+mod imports;
+mod tenancy;
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::Value;
+use tandem_core::{Config, Role, WorkspaceId};
+use tandem_server::Server;
+use tandem_store::{testing::TestStore, users::NewUser, Backend, Store};
+
+pub struct TestApp {
+    pub server: Server,
+    pub base: String,
+    pub client: Client,
+    _db: TestStore,
+}
+
+/// A workspace with an admin user, an admin key and a staff key.
+pub struct Tenant {
+    pub id: WorkspaceId,
+    pub admin_key: String,
+    pub staff_key: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_on(Backend::Sqlite).await
+    }
+
+    pub async fn spawn_on(backend: Backend) -> Self {
+        let db = TestStore::new(backend).await;
+        let mut config = Config::default();
+        config.database.url = db.url.clone();
+        config.database.max_connections = 4;
+        config.server.bind = "127.0.0.1:0".into();
+        config.server.max_body_bytes = 2 * 1024 * 1024;
+        config.workers.poll_interval_ms = 20;
+        let server = Server::start(config).await.expect("server starts");
+        let base = format!("http://{}", server.addr());
+        let client = Client::builder().cookie_store(true).build().unwrap();
+        Self { server, base, client, _db: db }
+    }
+
+    pub fn store(&self) -> &Store {
+        self.server.store()
+    }
+
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let store = self.store();
+        let ws = store.create_workspace(name, Some("FR")).await.unwrap().id;
+        let email = format!("admin@{}.io", name.to_lowercase());
+        store.create_user(ws, NewUser { email: email.parse().unwrap(), name: "Admin".into(), password: PASSWORD.into(), role: Role::Admin }).await.unwrap();
+        let (_, admin_key) = store.create_api_key(ws, "admin", Role::Admin).await.unwrap();
+        let (_, staff_key) = store.create_api_key(ws, "staff", Role::Staff).await.unwrap();
+        Tenant { id: ws, admin_key, staff_key }
+    }
+
+    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+        let rb = self.client.request(method, format!("{}{path}", self.base));
+        match key {
+            Some(k) => rb.bearer_auth(k),
+            None => rb,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.request(Method::GET, path, Some(key)).send().await.unwrap()
+    }
+
+    pub async fn send(&self, method: Method, path: &str, key: &str, body: Value) -> Response {
+        self.request(method, path, Some(key)).json(&body).send().await.unwrap()
+    }
+}
+
+/// Reads a response's status and JSON body (Null when empty).
+pub async fn json(resp: Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+}
+
+/// Asserts status and error code of an API error.
+#[track_caller]
+pub fn assert_error(actual: &(u16, Value), status: u16, code: &str) {
+    assert_eq!((actual.0, actual.1["error"]["code"].as_str()), (status, Some(code)), "{}", actual.1);
+    assert!(actual.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
