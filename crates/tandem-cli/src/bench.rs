@@ -60,7 +60,9 @@ fn status_kib(path: &str, field: &str) -> Option<u64> {
 
 async fn prepare(store: &Store) -> Result<tandem_core::WorkspaceId> {
     let ws = store.create_workspace("Bench", Some("FR")).await?.id;
-    store.create_property(ws, "plan", "Plan", PropertyKind::SingleSelect, vec!["Free".into(), "Pro AI".into(), "Premium".into()], false).await?;
+    store
+        .create_property(ws, "plan", "Plan", PropertyKind::SingleSelect, vec!["Free".into(), "Pro AI".into(), "Premium".into()], false)
+        .await?;
     store.create_property(ws, "industry", "Industry", PropertyKind::Text, vec![], false).await?;
     Ok(ws)
 }
@@ -173,14 +175,28 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut md = String::new();
     writeln!(md, "# Benchmarks\n")?;
     writeln!(md, "Measured by `tandem bench` on {}, {}.", machine(), time::OffsetDateTime::now_utc().date())?;
-    writeln!(md, "Command: `{}`\n", std::env::args().collect::<Vec<_>>().join(" ").replace(&*std::env::current_exe()?.to_string_lossy(), "tandem"))?;
+    writeln!(
+        md,
+        "Command: `{}`\n",
+        std::env::args().collect::<Vec<_>>().join(" ").replace(&*std::env::current_exe()?.to_string_lossy(), "tandem")
+    )?;
     writeln!(md, "| what | figure | target |")?;
     writeln!(md, "|---|---|---|")?;
-    writeln!(md, "| import {} contacts from CSV into SQLite | {sqlite_secs:.2} s ({:.0} rows/s) | ≤ 10 s |", args.rows, args.rows as f64 / sqlite_secs)?;
+    writeln!(
+        md,
+        "| import {} contacts from CSV into SQLite | {sqlite_secs:.2} s ({:.0} rows/s) | ≤ 10 s |",
+        args.rows,
+        args.rows as f64 / sqlite_secs
+    )?;
     writeln!(md, "| peak RSS of the process during that import | {} | ≤ 200 MB |", fmt_rss(sqlite_rss))?;
     match pg {
         Some((secs, rss)) => {
-            writeln!(md, "| import {} contacts from CSV into PostgreSQL | {secs:.2} s ({:.0} rows/s) | reported |", args.rows, args.rows as f64 / secs)?;
+            writeln!(
+                md,
+                "| import {} contacts from CSV into PostgreSQL | {secs:.2} s ({:.0} rows/s) | reported |",
+                args.rows,
+                args.rows as f64 / secs
+            )?;
             writeln!(md, "| peak RSS during the PostgreSQL import | {} | ≤ 200 MB |", fmt_rss(rss))?;
         }
         None => writeln!(md, "| import into PostgreSQL | not measured (no `--postgres`) | reported |")?,

@@ -15,8 +15,15 @@ pub async fn ensure(store: &Store, config: &Config) -> Result<()> {
         return Ok(());
     }
     let ws = store.create_workspace("Demo", Some("FR")).await?;
-    store.create_user(ws.id, NewUser { email: DEMO_EMAIL.parse()?, name: "Demo admin".into(), password: DEMO_PASSWORD.into(), role: Role::Admin }).await?;
-    store.create_property(ws.id, "plan", "Plan", PropertyKind::SingleSelect, vec!["Free".into(), "Pro AI".into(), "Premium".into()], false).await?;
+    store
+        .create_user(
+            ws.id,
+            NewUser { email: DEMO_EMAIL.parse()?, name: "Demo admin".into(), password: DEMO_PASSWORD.into(), role: Role::Admin },
+        )
+        .await?;
+    store
+        .create_property(ws.id, "plan", "Plan", PropertyKind::SingleSelect, vec!["Free".into(), "Pro AI".into(), "Premium".into()], false)
+        .await?;
     store.create_property(ws.id, "industry", "Industry", PropertyKind::Text, vec![], false).await?;
     let options = ImportOptions { mapping: [("Tags".to_string(), "labels".to_string())].into(), ..Default::default() };
     let report = store.import_contacts(ws.id, DEMO_CONTACTS.to_vec(), &options, &|_, _| {}).await?;

@@ -118,7 +118,9 @@ fn init_tracing(config: &Config) {
 }
 
 async fn open_store(config: &Config) -> Result<Store> {
-    Store::connect(&config.database.url, config.database.max_connections).await.with_context(|| format!("opening the database {}", config.database.url))
+    Store::connect(&config.database.url, config.database.max_connections)
+        .await
+        .with_context(|| format!("opening the database {}", config.database.url))
 }
 
 #[tokio::main]
@@ -140,7 +142,9 @@ async fn main() -> Result<()> {
                     let ws = store.create_workspace(&name, country.as_deref()).await?;
                     println!("workspace {} ({})", ws.id, ws.name);
                     if let (Some(email), Some(password)) = (admin_email, admin_password) {
-                        let user = store.create_user(ws.id, NewUser { email: email.parse()?, name: "Admin".into(), password, role: Role::Admin }).await?;
+                        let user = store
+                            .create_user(ws.id, NewUser { email: email.parse()?, name: "Admin".into(), password, role: Role::Admin })
+                            .await?;
                         println!("admin {} ({})", user.id, user.email);
                     }
                 }
@@ -161,9 +165,15 @@ async fn main() -> Result<()> {
         Command::Contacts { command: ContactsCommand::Import { file, workspace, map, dry_run, country } } => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let options = ImportOptions { mapping: map.as_deref().map(parse_map).transpose()?.unwrap_or_default(), dry_run, default_country: country };
+            let options = ImportOptions {
+                mapping: map.as_deref().map(parse_map).transpose()?.unwrap_or_default(),
+                dry_run,
+                default_country: country,
+            };
             let bar = ProgressBar::new(0);
-            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})")?);
+            bar.set_style(ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})",
+            )?);
             let progress = {
                 let bar = bar.clone();
                 move |done: usize, total: usize| {

@@ -9,7 +9,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -65,18 +65,6 @@ pub struct LogConfig {
     pub filter: String,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            workers: WorkerConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self { bind: "127.0.0.1:8080".into(), max_body_bytes: 25 * 1024 * 1024 }
@@ -117,7 +105,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment.merge(Env::prefixed("TANDEM_").split("__")).extract().map_err(Box::new)
+        // Only `SECTION__KEY` variables are settings: `TANDEM_CONFIG` and the like are not.
+        figment.merge(Env::prefixed("TANDEM_").filter(|k| k.as_str().contains("__")).split("__")).extract().map_err(Box::new)
     }
 
     /// The directory holding the SQLite file, when the store is embedded.
@@ -132,10 +121,12 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("tandem.toml", "[server]\nbind = \"0.0.0.0:9000\"\n[database]\nurl = \"sqlite://x/t.db\"\n")?;
             jail.set_env("TANDEM_DATABASE__URL", "postgres://u@127.0.0.1/t");
+            jail.set_env("TANDEM_CONFIG", "tandem.toml");
             let cfg = Config::load(Some(Path::new("tandem.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(cfg.server.bind, "0.0.0.0:9000");
             assert_eq!(cfg.database.url, "postgres://u@127.0.0.1/t");

@@ -33,7 +33,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .fallback(|| async { ApiError::not_found("route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(TraceLayer::new_for_http())
         .layer(DefaultBodyLimit::max(max_body))
@@ -54,7 +56,9 @@ impl Server {
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let store = Store::connect(&config.database.url, config.database.max_connections).await?;
         crate::metrics::handle();
-        let listener = tokio::net::TcpListener::bind(&config.server.bind).await.map_err(|source| ServerError::Bind { addr: config.server.bind.clone(), source })?;
+        let listener = tokio::net::TcpListener::bind(&config.server.bind)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.server.bind.clone(), source })?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();

@@ -103,7 +103,10 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Str
     let mut conn = sqlx::PgConnection::connect(admin_url).await?;
     // Concurrent CREATE DATABASE statements fight over template1: take turns, across processes.
     conn.execute("SELECT pg_advisory_lock(7471)").await?;
-    let created = conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await.and(conn.execute(format!("CREATE DATABASE {name}").as_str()).await);
+    let created = conn
+        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+        .await
+        .and(conn.execute(format!("CREATE DATABASE {name}").as_str()).await);
     conn.execute("SELECT pg_advisory_unlock(7471)").await?;
     created?;
     let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));

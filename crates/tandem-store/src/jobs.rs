@@ -155,7 +155,13 @@ impl Store {
     pub async fn job_progress(&self, job: &Job, done: i64, total: Option<i64>, lease_ms: i64) -> Result<()> {
         let now = Timestamp::now().millis();
         let mut sql = Sql::new("UPDATE jobs SET progress_done = ");
-        sql.bind(done).push(", progress_total = ").bind(total).push(", lease_until = ").bind(now + lease_ms).push(", updated_at = ").bind(now);
+        sql.bind(done)
+            .push(", progress_total = ")
+            .bind(total)
+            .push(", lease_until = ")
+            .bind(now + lease_ms)
+            .push(", updated_at = ")
+            .bind(now);
         sql.push(" WHERE id = ").bind(job.id.to_string()).push(" AND attempts = ").bind(job.attempts).push(" AND status = 'running'");
         run!(sql, execute(&self.pool))?;
         Ok(())

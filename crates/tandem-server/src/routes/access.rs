@@ -42,7 +42,11 @@ pub(crate) mod double_option {
 /// Admin only.
 #[utoipa::path(patch, path = "/workspace", tag = "workspace", request_body = WorkspaceUpdate,
     responses((status = 200, body = Workspace), (status = 403, body = ErrorBody)))]
-pub async fn update_workspace(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<WorkspaceUpdate>) -> ApiResult<Json<Workspace>> {
+pub async fn update_workspace(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<WorkspaceUpdate>,
+) -> ApiResult<Json<Workspace>> {
     auth.require(Role::Admin)?;
     let country = req.default_country.as_ref().map(|c| c.as_deref());
     Ok(Json(app.store.update_workspace(auth.0.workspace_id, req.name.as_deref(), country).await?))
@@ -65,9 +69,16 @@ pub struct UserCreate {
 /// Admin only.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = UserCreate,
     responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create_user(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<UserCreate>) -> ApiResult<(StatusCode, Json<User>)> {
+pub async fn create_user(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<UserCreate>,
+) -> ApiResult<(StatusCode, Json<User>)> {
     auth.require(Role::Admin)?;
-    let user = app.store.create_user(auth.0.workspace_id, NewUser { email: req.email.parse()?, name: req.name, password: req.password, role: req.role }).await?;
+    let user = app
+        .store
+        .create_user(auth.0.workspace_id, NewUser { email: req.email.parse()?, name: req.name, password: req.password, role: req.role })
+        .await?;
     app.store.audit(&auth.0, "create", "user", Some(user.id.to_string()), None).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -80,7 +91,12 @@ pub struct UserUpdate {
 /// Admin only: change a user's role.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = UserId, Path)), request_body = UserUpdate,
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn update_user(State(app): State<AppState>, auth: Auth, Path(id): Path<String>, ApiJson(req): ApiJson<UserUpdate>) -> ApiResult<Json<User>> {
+pub async fn update_user(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UserUpdate>,
+) -> ApiResult<Json<User>> {
     auth.require(Role::Admin)?;
     let user = app.store.set_user_role(auth.0.workspace_id, parse_id(&id, "user")?, req.role).await?;
     app.store.audit(&auth.0, "update", "user", Some(id), Some(format!("role={}", req.role))).await?;
@@ -108,7 +124,11 @@ pub struct TeamCreate {
 
 /// Team Admin or Admin.
 #[utoipa::path(post, path = "/teams", tag = "teams", request_body = TeamCreate, responses((status = 201, body = Team), (status = 409, body = ErrorBody)))]
-pub async fn create_team(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<TeamCreate>) -> ApiResult<(StatusCode, Json<Team>)> {
+pub async fn create_team(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<TeamCreate>,
+) -> ApiResult<(StatusCode, Json<Team>)> {
     auth.require(Role::TeamAdmin)?;
     Ok((StatusCode::CREATED, Json(app.store.create_team(auth.0.workspace_id, &req.name).await?)))
 }
@@ -132,7 +152,11 @@ pub async fn add_team_member(State(app): State<AppState>, auth: Auth, Path((id, 
 /// Team Admin or Admin.
 #[utoipa::path(delete, path = "/teams/{id}/members/{user_id}", tag = "teams", params(("id" = TeamId, Path), ("user_id" = UserId, Path)),
     responses((status = 200, body = Team), (status = 404, body = ErrorBody)))]
-pub async fn remove_team_member(State(app): State<AppState>, auth: Auth, Path((id, user)): Path<(String, String)>) -> ApiResult<Json<Team>> {
+pub async fn remove_team_member(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path((id, user)): Path<(String, String)>,
+) -> ApiResult<Json<Team>> {
     auth.require(Role::TeamAdmin)?;
     Ok(Json(app.store.remove_team_member(auth.0.workspace_id, parse_id(&id, "team")?, parse_id(&user, "user")?).await?))
 }
@@ -159,7 +183,11 @@ pub struct ApiKeyCreated {
 
 /// Admin only. The response holds the only copy of the key.
 #[utoipa::path(post, path = "/api-keys", tag = "api keys", request_body = ApiKeyCreate, responses((status = 201, body = ApiKeyCreated), (status = 403, body = ErrorBody)))]
-pub async fn create_api_key(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<ApiKeyCreate>) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+pub async fn create_api_key(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<ApiKeyCreate>,
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     auth.require(Role::Admin)?;
     let (api_key, secret) = app.store.create_api_key(auth.0.workspace_id, &req.name, req.role).await?;
     app.store.audit(&auth.0, "create", "api_key", Some(api_key.id.to_string()), None).await?;

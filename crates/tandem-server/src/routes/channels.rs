@@ -35,7 +35,11 @@ pub struct ChannelCreate {
 
 /// Admin only.
 #[utoipa::path(post, path = "/channels", tag = "channels", request_body = ChannelCreate, responses((status = 201, body = Channel), (status = 403, body = ErrorBody)))]
-pub async fn create_channel(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<ChannelCreate>) -> ApiResult<(StatusCode, Json<Channel>)> {
+pub async fn create_channel(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<ChannelCreate>,
+) -> ApiResult<(StatusCode, Json<Channel>)> {
     auth.require(Role::Admin)?;
     let ch = app.store.create_channel(auth.0.workspace_id, req.kind, &req.name, req.config).await?;
     app.store.audit(&auth.0, "create", "channel", Some(ch.id.to_string()), None).await?;

@@ -59,7 +59,9 @@ impl ContactQuery {
     pub async fn parse(app: &AppState, actor: &Actor, raw: Option<&str>) -> ApiResult<Self> {
         let mut filter = ContactFilter::default();
         let (mut sort, mut view, mut limit, mut offset) = (None, None, None, None);
-        let number = |k: &str, v: &str| v.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_parameter", format!("`{k}` must be a whole number")));
+        let number = |k: &str, v: &str| {
+            v.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_parameter", format!("`{k}` must be a whole number")))
+        };
         for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
             match k.as_ref() {
                 "where" => filter.conditions.push(v.parse()?),
@@ -103,7 +105,11 @@ pub async fn list_contacts(State(app): State<AppState>, Auth(actor): Auth, RawQu
 /// Create a contact. Default fields at the top level, custom properties under `properties`.
 #[utoipa::path(post, path = "/contacts", tag = "contacts", request_body(content = Object, description = "e.g. {\"first_name\": \"Ana\", \"phone\": \"+33612345678\", \"properties\": {\"plan\": \"Premium\"}}"),
     responses((status = 201, body = Contact), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_contact(State(app): State<AppState>, Auth(actor): Auth, ApiJson(body): ApiJson<Map<String, Value>>) -> ApiResult<(StatusCode, Json<Contact>)> {
+pub async fn create_contact(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<(StatusCode, Json<Contact>)> {
     let (defs, country) = rules_data(&app, &actor).await?;
     let rules = DraftRules { definitions: &defs, default_country: country.as_deref() };
     let mut draft = ContactDraft::default();
@@ -130,7 +136,12 @@ pub async fn get_contact(State(app): State<AppState>, Auth(actor): Auth, Path(id
 /// Change some fields: absent fields are kept, `null` clears.
 #[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", params(("id" = ContactId, Path)), request_body = Object,
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_contact(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(body): ApiJson<Map<String, Value>>) -> ApiResult<Json<Contact>> {
+pub async fn update_contact(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<Json<Contact>> {
     let id: ContactId = parse_id(&id, "contact")?;
     let current = app.store.get_contact(actor.workspace_id, id).await?;
     let (defs, country) = rules_data(&app, &actor).await?;
@@ -196,7 +207,12 @@ pub struct LabelsAdd {
 
 #[utoipa::path(post, path = "/contacts/{id}/labels", tag = "contacts", params(("id" = ContactId, Path)), request_body = LabelsAdd,
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)))]
-pub async fn add_labels(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(req): ApiJson<LabelsAdd>) -> ApiResult<Json<Contact>> {
+pub async fn add_labels(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<LabelsAdd>,
+) -> ApiResult<Json<Contact>> {
     let id = parse_id(&id, "contact")?;
     app.store.add_contact_labels(actor.workspace_id, id, &req.labels).await?;
     Ok(Json(app.store.get_contact(actor.workspace_id, id).await?))
@@ -204,7 +220,11 @@ pub async fn add_labels(State(app): State<AppState>, Auth(actor): Auth, Path(id)
 
 #[utoipa::path(delete, path = "/contacts/{id}/labels/{name}", tag = "contacts", params(("id" = ContactId, Path), ("name" = String, Path)),
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)))]
-pub async fn remove_label(State(app): State<AppState>, Auth(actor): Auth, Path((id, name)): Path<(String, String)>) -> ApiResult<Json<Contact>> {
+pub async fn remove_label(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<Json<Contact>> {
     let id = parse_id(&id, "contact")?;
     app.store.remove_contact_label(actor.workspace_id, id, &name).await?;
     Ok(Json(app.store.get_contact(actor.workspace_id, id).await?))
@@ -222,7 +242,12 @@ pub struct NoteCreate {
 
 #[utoipa::path(post, path = "/contacts/{id}/notes", tag = "contacts", params(("id" = ContactId, Path)), request_body = NoteCreate,
     responses((status = 201, body = Note), (status = 404, body = ErrorBody)))]
-pub async fn add_note(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(req): ApiJson<NoteCreate>) -> ApiResult<(StatusCode, Json<Note>)> {
+pub async fn add_note(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NoteCreate>,
+) -> ApiResult<(StatusCode, Json<Note>)> {
     let note = app.store.add_note(actor.workspace_id, parse_id(&id, "contact")?, &actor, &req.body).await?;
     Ok((StatusCode::CREATED, Json(note)))
 }
@@ -230,6 +255,10 @@ pub async fn add_note(State(app): State<AppState>, Auth(actor): Auth, Path(id): 
 /// Custom object records associated with the contact.
 #[utoipa::path(get, path = "/contacts/{id}/records", tag = "objects", params(("id" = ContactId, Path)),
     responses((status = 200, body = Items<ObjectRecord>), (status = 404, body = ErrorBody)))]
-pub async fn contact_records(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<Items<ObjectRecord>>> {
+pub async fn contact_records(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Items<ObjectRecord>>> {
     Ok(Json(app.store.contact_records(actor.workspace_id, parse_id(&id, "contact")?).await?.into()))
 }

@@ -35,7 +35,11 @@ pub struct ConversationFilter {
 
 #[utoipa::path(get, path = "/conversations", tag = "conversations", params(ConversationFilter),
     responses((status = 200, body = Paged<Conversation>)))]
-pub async fn list_conversations(State(app): State<AppState>, Auth(actor): Auth, Query(f): Query<ConversationFilter>) -> ApiResult<Json<Paged<Conversation>>> {
+pub async fn list_conversations(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Query(f): Query<ConversationFilter>,
+) -> ApiResult<Json<Paged<Conversation>>> {
     let q = ConversationQuery {
         status: f.status,
         channel_id: f.channel_id.as_deref().map(|c| parse_id(c, "channel")).transpose()?,
@@ -53,7 +57,11 @@ pub struct ConversationCreate {
 
 #[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = ConversationCreate,
     responses((status = 201, body = Conversation), (status = 404, body = ErrorBody)))]
-pub async fn create_conversation(State(app): State<AppState>, Auth(actor): Auth, ApiJson(req): ApiJson<ConversationCreate>) -> ApiResult<(StatusCode, Json<Conversation>)> {
+pub async fn create_conversation(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ConversationCreate>,
+) -> ApiResult<(StatusCode, Json<Conversation>)> {
     Ok((StatusCode::CREATED, Json(app.store.create_conversation(actor.workspace_id, req.channel_id, req.contact_id).await?)))
 }
 
@@ -77,14 +85,24 @@ pub struct ConversationUpdate {
 
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)), request_body = ConversationUpdate,
     responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
-pub async fn update_conversation(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(req): ApiJson<ConversationUpdate>) -> ApiResult<Json<Conversation>> {
+pub async fn update_conversation(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ConversationUpdate>,
+) -> ApiResult<Json<Conversation>> {
     let id = parse_id(&id, "conversation")?;
     Ok(Json(app.store.update_conversation(actor.workspace_id, id, req.status, req.assignee_user_id, req.team_id).await?))
 }
 
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = ConversationId, Path), PageQuery),
     responses((status = 200, body = Paged<Message>), (status = 404, body = ErrorBody)))]
-pub async fn list_messages(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, Query(page): Query<PageQuery>) -> ApiResult<Json<Paged<Message>>> {
+pub async fn list_messages(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Paged<Message>>> {
     Ok(Json(app.store.list_messages(actor.workspace_id, parse_id(&id, "conversation")?, page.page()).await?))
 }
 
@@ -96,11 +114,17 @@ pub struct MessageCreate {
 /// Queue an outbound message in the conversation.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = ConversationId, Path)), request_body = MessageCreate,
     responses((status = 201, body = Message), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn send_message(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(req): ApiJson<MessageCreate>) -> ApiResult<(StatusCode, Json<Message>)> {
+pub async fn send_message(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MessageCreate>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
     if req.body.trim().is_empty() {
         return Err(tandem_core::ValidationError::new("body", "empty_message", "a message needs text").into());
     }
-    let new = NewMessage { direction: MessageDirection::Outbound, body: req.body, status: MessageStatus::Queued, provider_message_id: None };
+    let new =
+        NewMessage { direction: MessageDirection::Outbound, body: req.body, status: MessageStatus::Queued, provider_message_id: None };
     let (msg, _) = app.store.add_message(actor.workspace_id, parse_id(&id, "conversation")?, new).await?;
     Ok((StatusCode::CREATED, Json(msg)))
 }

@@ -55,8 +55,9 @@ pub async fn import_contacts(State(app): State<AppState>, Auth(actor): Auth, mut
             }
             "mapping" => {
                 let text = field.text().await.map_err(form_error)?;
-                options.mapping = serde_json::from_str::<BTreeMap<String, String>>(&text)
-                    .map_err(|e| ApiError::bad_request("invalid_mapping", format!("`mapping` must be a JSON object of column → field: {e}")))?;
+                options.mapping = serde_json::from_str::<BTreeMap<String, String>>(&text).map_err(|e| {
+                    ApiError::bad_request("invalid_mapping", format!("`mapping` must be a JSON object of column → field: {e}"))
+                })?;
             }
             "dry_run" => options.dry_run = matches!(field.text().await.map_err(form_error)?.trim(), "true" | "1" | "yes"),
             "default_country" => options.default_country = Some(field.text().await.map_err(form_error)?),

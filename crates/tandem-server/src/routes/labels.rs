@@ -27,7 +27,11 @@ pub struct LabelCreate {
 }
 
 #[utoipa::path(post, path = "/labels", tag = "contacts", request_body = LabelCreate, responses((status = 201, body = Label), (status = 409, body = ErrorBody)))]
-pub async fn create_label(State(app): State<AppState>, Auth(actor): Auth, ApiJson(req): ApiJson<LabelCreate>) -> ApiResult<(StatusCode, Json<Label>)> {
+pub async fn create_label(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<LabelCreate>,
+) -> ApiResult<(StatusCode, Json<Label>)> {
     Ok((StatusCode::CREATED, Json(app.store.create_label(actor.workspace_id, &req.name, req.color.as_deref()).await?)))
 }
 

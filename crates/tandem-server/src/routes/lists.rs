@@ -28,7 +28,11 @@ pub struct ListCreate {
 }
 
 #[utoipa::path(post, path = "/lists", tag = "lists", request_body = ListCreate, responses((status = 201, body = ContactList), (status = 409, body = ErrorBody)))]
-pub async fn create_list(State(app): State<AppState>, Auth(actor): Auth, ApiJson(req): ApiJson<ListCreate>) -> ApiResult<(StatusCode, Json<ContactList>)> {
+pub async fn create_list(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ListCreate>,
+) -> ApiResult<(StatusCode, Json<ContactList>)> {
     Ok((StatusCode::CREATED, Json(app.store.create_list(actor.workspace_id, &req.name).await?)))
 }
 
@@ -51,13 +55,22 @@ pub struct MembersAdd {
 /// Add contacts (all or none: an unknown contact adds nothing).
 #[utoipa::path(post, path = "/lists/{id}/members", tag = "lists", params(("id" = ListId, Path)), request_body = MembersAdd,
     responses((status = 200, body = ContactList), (status = 404, body = ErrorBody)))]
-pub async fn add_members(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(req): ApiJson<MembersAdd>) -> ApiResult<Json<ContactList>> {
+pub async fn add_members(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MembersAdd>,
+) -> ApiResult<Json<ContactList>> {
     Ok(Json(app.store.add_list_members(actor.workspace_id, parse_id(&id, "list")?, &req.contact_ids).await?))
 }
 
 #[utoipa::path(delete, path = "/lists/{id}/members/{contact_id}", tag = "lists", params(("id" = ListId, Path), ("contact_id" = ContactId, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove_member(State(app): State<AppState>, Auth(actor): Auth, Path((id, contact)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn remove_member(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, contact)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     app.store.remove_list_member(actor.workspace_id, parse_id(&id, "list")?, parse_id(&contact, "contact")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,14 +35,23 @@ pub struct TypeCreate {
 
 /// Admin only.
 #[utoipa::path(post, path = "/object-types", tag = "objects", request_body = TypeCreate, responses((status = 201, body = ObjectType), (status = 409, body = ErrorBody)))]
-pub async fn create_type(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<TypeCreate>) -> ApiResult<(StatusCode, Json<ObjectType>)> {
+pub async fn create_type(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<TypeCreate>,
+) -> ApiResult<(StatusCode, Json<ObjectType>)> {
     auth.require(Role::Admin)?;
     Ok((StatusCode::CREATED, Json(app.store.create_object_type(auth.0.workspace_id, &req.key, &req.name).await?)))
 }
 
 #[utoipa::path(get, path = "/object-types/{key}/records", tag = "objects", params(("key" = String, Path), PageQuery),
     responses((status = 200, body = Paged<ObjectRecord>), (status = 404, body = ErrorBody)))]
-pub async fn list_records(State(app): State<AppState>, Auth(actor): Auth, Path(key): Path<String>, Query(page): Query<PageQuery>) -> ApiResult<Json<Paged<ObjectRecord>>> {
+pub async fn list_records(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(key): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Paged<ObjectRecord>>> {
     Ok(Json(app.store.list_records(actor.workspace_id, &key, page.page()).await?))
 }
 
@@ -56,7 +65,12 @@ pub struct RecordCreate {
 
 #[utoipa::path(post, path = "/object-types/{key}/records", tag = "objects", params(("key" = String, Path)), request_body = RecordCreate,
     responses((status = 201, body = ObjectRecord), (status = 404, body = ErrorBody)))]
-pub async fn create_record(State(app): State<AppState>, Auth(actor): Auth, Path(key): Path<String>, ApiJson(req): ApiJson<RecordCreate>) -> ApiResult<(StatusCode, Json<ObjectRecord>)> {
+pub async fn create_record(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<RecordCreate>,
+) -> ApiResult<(StatusCode, Json<ObjectRecord>)> {
     Ok((StatusCode::CREATED, Json(app.store.create_record(actor.workspace_id, &key, req.data, &req.contact_ids).await?)))
 }
 
@@ -74,7 +88,12 @@ pub struct RecordUpdate {
 
 #[utoipa::path(patch, path = "/records/{id}", tag = "objects", params(("id" = RecordId, Path)), request_body = RecordUpdate,
     responses((status = 200, body = ObjectRecord), (status = 404, body = ErrorBody)))]
-pub async fn update_record(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, ApiJson(req): ApiJson<RecordUpdate>) -> ApiResult<Json<ObjectRecord>> {
+pub async fn update_record(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RecordUpdate>,
+) -> ApiResult<Json<ObjectRecord>> {
     Ok(Json(app.store.update_record(actor.workspace_id, parse_id(&id, "record")?, req.data).await?))
 }
 
@@ -86,12 +105,20 @@ pub async fn delete_record(State(app): State<AppState>, Auth(actor): Auth, Path(
 
 #[utoipa::path(put, path = "/records/{id}/contacts/{contact_id}", tag = "objects", params(("id" = RecordId, Path), ("contact_id" = ContactId, Path)),
     responses((status = 200, body = ObjectRecord), (status = 404, body = ErrorBody)))]
-pub async fn associate(State(app): State<AppState>, Auth(actor): Auth, Path((id, contact)): Path<(String, String)>) -> ApiResult<Json<ObjectRecord>> {
+pub async fn associate(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, contact)): Path<(String, String)>,
+) -> ApiResult<Json<ObjectRecord>> {
     Ok(Json(app.store.associate_record(actor.workspace_id, parse_id(&id, "record")?, parse_id(&contact, "contact")?).await?))
 }
 
 #[utoipa::path(delete, path = "/records/{id}/contacts/{contact_id}", tag = "objects", params(("id" = RecordId, Path), ("contact_id" = ContactId, Path)),
     responses((status = 200, body = ObjectRecord), (status = 404, body = ErrorBody)))]
-pub async fn dissociate(State(app): State<AppState>, Auth(actor): Auth, Path((id, contact)): Path<(String, String)>) -> ApiResult<Json<ObjectRecord>> {
+pub async fn dissociate(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, contact)): Path<(String, String)>,
+) -> ApiResult<Json<ObjectRecord>> {
     Ok(Json(app.store.dissociate_record(actor.workspace_id, parse_id(&id, "record")?, parse_id(&contact, "contact")?).await?))
 }

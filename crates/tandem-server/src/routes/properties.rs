@@ -39,7 +39,11 @@ pub struct PropertyCreate {
 /// Admin only.
 #[utoipa::path(post, path = "/contact-properties", tag = "contacts", request_body = PropertyCreate,
     responses((status = 201, body = Property), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_property(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<PropertyCreate>) -> ApiResult<(StatusCode, Json<Property>)> {
+pub async fn create_property(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<PropertyCreate>,
+) -> ApiResult<(StatusCode, Json<Property>)> {
     auth.require(Role::Admin)?;
     let p = app.store.create_property(auth.0.workspace_id, &req.key, &req.label, req.kind, req.options, req.required).await?;
     Ok((StatusCode::CREATED, Json(p)))

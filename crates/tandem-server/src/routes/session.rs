@@ -41,7 +41,8 @@ pub async fn login(State(app): State<AppState>, ApiJson(req): ApiJson<LoginReque
     let actor = Actor { workspace_id: user.workspace_id, role: user.role, kind: ActorKind::User(user.id) };
     app.store.audit(&actor, "login", "session", None, None).await?;
     let secure = if app.config.auth.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", app.config.auth.session_ttl_hours * 3600);
+    let cookie =
+        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", app.config.auth.session_ttl_hours * 3600);
     let workspace = app.store.get_workspace(user.workspace_id).await?;
     let body = Me { workspace, role: user.role, user: Some(user) };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
@@ -64,7 +65,12 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> ApiResul
 pub async fn me(State(app): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Me>> {
     let workspace = app.store.get_workspace(actor.workspace_id).await?;
     let user = match actor.user_id() {
-        Some(id) => Some(app.store.get_user(actor.workspace_id, id).await.map_err(|_| ApiError::unauthorized("session_expired", "the user no longer exists"))?),
+        Some(id) => Some(
+            app.store
+                .get_user(actor.workspace_id, id)
+                .await
+                .map_err(|_| ApiError::unauthorized("session_expired", "the user no longer exists"))?,
+        ),
         None => None,
     };
     Ok(Json(Me { workspace, role: actor.role, user }))

@@ -47,14 +47,21 @@ pub async fn list_views(State(app): State<AppState>, Auth(actor): Auth) -> ApiRe
 
 #[utoipa::path(post, path = "/views", tag = "contacts", request_body = ViewCreate,
     responses((status = 201, body = SavedView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_view(State(app): State<AppState>, auth: Auth, ApiJson(req): ApiJson<ViewCreate>) -> ApiResult<(StatusCode, Json<SavedView>)> {
-    let owner = match req.scope {
-        ViewScope::Workspace => {
-            auth.require(Role::Admin)?;
-            None
-        }
-        ViewScope::Personal => Some(auth.0.user_id().ok_or_else(|| ApiError::bad_request("personal_view_needs_user", "API keys have no personal views; use scope `workspace`"))?),
-    };
+pub async fn create_view(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<ViewCreate>,
+) -> ApiResult<(StatusCode, Json<SavedView>)> {
+    let owner =
+        match req.scope {
+            ViewScope::Workspace => {
+                auth.require(Role::Admin)?;
+                None
+            }
+            ViewScope::Personal => Some(auth.0.user_id().ok_or_else(|| {
+                ApiError::bad_request("personal_view_needs_user", "API keys have no personal views; use scope `workspace`")
+            })?),
+        };
     let view = app.store.create_view(auth.0.workspace_id, owner, &req.name, &req.filter, &req.sort, req.is_default).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -51,9 +51,19 @@ async fn staff_cannot_do_admin_actions() {
 async fn login_session_cookie_and_logout() {
     let app = TestApp::spawn().await;
     let t = app.tenant("Acme").await;
-    let wrong = app.request(Method::POST, "/api/v1/auth/login", None).json(&json!({"email": "admin@acme.io", "password": "nope nope nope"})).send().await.unwrap();
+    let wrong = app
+        .request(Method::POST, "/api/v1/auth/login", None)
+        .json(&json!({"email": "admin@acme.io", "password": "nope nope nope"}))
+        .send()
+        .await
+        .unwrap();
     assert_error(&json(wrong).await, 401, "invalid_credentials");
-    let resp = app.request(Method::POST, "/api/v1/auth/login", None).json(&json!({"email": "admin@acme.io", "password": PASSWORD})).send().await.unwrap();
+    let resp = app
+        .request(Method::POST, "/api/v1/auth/login", None)
+        .json(&json!({"email": "admin@acme.io", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("tandem_session=tdm_s_") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let (status, me) = json(resp).await;
@@ -65,5 +75,8 @@ async fn login_session_cookie_and_logout() {
     assert_eq!(app.request(Method::GET, "/api/v1/me", None).send().await.unwrap().status(), 401);
     // The login is in the audit log.
     let (_, log) = json(app.get("/api/v1/audit-log", &t.admin_key).await).await;
-    assert!(log["items"].as_array().unwrap().iter().any(|e| e["action"] == "login" && e["actor"].as_str().unwrap().starts_with("user:")), "{log}");
+    assert!(
+        log["items"].as_array().unwrap().iter().any(|e| e["action"] == "login" && e["actor"].as_str().unwrap().starts_with("user:")),
+        "{log}"
+    );
 }

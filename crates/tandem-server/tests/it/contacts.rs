@@ -12,8 +12,12 @@ async fn contacts_filters_views_and_export_over_http() {
     let app = TestApp::spawn().await;
     let t = app.tenant("Acme").await;
     let k = &t.admin_key;
-    for (key, kind, options) in [("plan", "single_select", json!(["Free", "Premium"])), ("industry", "text", json!([])), ("seats", "number", json!([]))] {
-        let (s, v) = json(app.send(Method::POST, "/api/v1/contact-properties", k, json!({"key": key, "kind": kind, "options": options})).await).await;
+    for (key, kind, options) in
+        [("plan", "single_select", json!(["Free", "Premium"])), ("industry", "text", json!([])), ("seats", "number", json!([]))]
+    {
+        let (s, v) =
+            json(app.send(Method::POST, "/api/v1/contact-properties", k, json!({"key": key, "kind": kind, "options": options})).await)
+                .await;
         assert_eq!(s, 201, "{v}");
     }
     let people = [
@@ -43,20 +47,45 @@ async fn contacts_filters_views_and_export_over_http() {
 
     // PATCH keeps absent fields, clears nulls, re-validates.
     let ana = &ids[0];
-    let (s, c) = json(app.send(Method::PATCH, &format!("/api/v1/contacts/{ana}"), k, json!({"company": "Acme", "properties": {"seats": null}})).await).await;
-    assert_eq!((s, c["company"].as_str(), c["properties"].get("seats"), c["properties"]["plan"].as_str()), (200, Some("Acme"), None, Some("Premium")));
-    assert_error(&json(app.send(Method::PATCH, &format!("/api/v1/contacts/{ana}"), k, json!({"properties": {"plan": "Gold"}})).await).await, 422, "unknown_option");
+    let (s, c) = json(
+        app.send(Method::PATCH, &format!("/api/v1/contacts/{ana}"), k, json!({"company": "Acme", "properties": {"seats": null}})).await,
+    )
+    .await;
+    assert_eq!(
+        (s, c["company"].as_str(), c["properties"].get("seats"), c["properties"]["plan"].as_str()),
+        (200, Some("Acme"), None, Some("Premium"))
+    );
+    assert_error(
+        &json(app.send(Method::PATCH, &format!("/api/v1/contacts/{ana}"), k, json!({"properties": {"plan": "Gold"}})).await).await,
+        422,
+        "unknown_option",
+    );
     // Same phone as Bob: a conflict.
-    assert_error(&json(app.send(Method::PATCH, &format!("/api/v1/contacts/{ana}"), k, json!({"phone": "+33612345601"})).await).await, 409, "contact_exists");
+    assert_error(
+        &json(app.send(Method::PATCH, &format!("/api/v1/contacts/{ana}"), k, json!({"phone": "+33612345601"})).await).await,
+        409,
+        "contact_exists",
+    );
 
     // Saved views: the workspace default, then the personal one wins (personal needs a login).
     let view = json!({"name": "Premium tech", "scope": "workspace", "is_default": true, "filter": {"conditions": [{"field": "plan", "op": "eq", "value": "Premium"}, {"field": "industry", "op": "eq", "value": "Tech"}]}, "sort": {"field": "first_name", "descending": false}});
     let (s, v) = json(app.send(Method::POST, "/api/v1/views", k, view).await).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(names(&list("view=default").await), ["Ana", "Dan"]);
-    assert_eq!(names(&json(app.get(&format!("/api/v1/contacts?view={}&label=VIP", v["id"].as_str().unwrap()), &t.staff_key).await).await.1), ["Ana"]);
-    assert_error(&json(app.send(Method::POST, "/api/v1/views", k, json!({"name": "Mine", "scope": "personal"})).await).await, 400, "personal_view_needs_user");
-    app.request(Method::POST, "/api/v1/auth/login", None).json(&json!({"email": "admin@acme.io", "password": crate::PASSWORD})).send().await.unwrap();
+    assert_eq!(
+        names(&json(app.get(&format!("/api/v1/contacts?view={}&label=VIP", v["id"].as_str().unwrap()), &t.staff_key).await).await.1),
+        ["Ana"]
+    );
+    assert_error(
+        &json(app.send(Method::POST, "/api/v1/views", k, json!({"name": "Mine", "scope": "personal"})).await).await,
+        400,
+        "personal_view_needs_user",
+    );
+    app.request(Method::POST, "/api/v1/auth/login", None)
+        .json(&json!({"email": "admin@acme.io", "password": crate::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     let personal = json!({"name": "Mine", "scope": "personal", "is_default": true, "filter": {"labels": ["VIP"]}, "sort": {"field": "first_name", "descending": true}});
     assert_eq!(app.request(Method::POST, "/api/v1/views", None).json(&personal).send().await.unwrap().status(), 201);
     let (_, mine) = json(app.request(Method::GET, "/api/v1/contacts?view=default", None).send().await.unwrap()).await;
@@ -75,7 +104,11 @@ async fn contacts_filters_views_and_export_over_http() {
     assert!(log["items"].as_array().unwrap().iter().any(|e| e["action"] == "export"), "{log}");
 
     // Deleting needs Team Admin.
-    assert_error(&json(app.request(Method::DELETE, &format!("/api/v1/contacts/{ana}"), Some(&t.staff_key)).send().await.unwrap()).await, 403, "forbidden");
+    assert_error(
+        &json(app.request(Method::DELETE, &format!("/api/v1/contacts/{ana}"), Some(&t.staff_key)).send().await.unwrap()).await,
+        403,
+        "forbidden",
+    );
     assert_eq!(app.request(Method::DELETE, &format!("/api/v1/contacts/{ana}"), Some(k)).send().await.unwrap().status(), 204);
     assert_eq!(app.get(&format!("/api/v1/contacts/{ana}"), k).await.status(), 404);
 }

@@ -17,13 +17,21 @@ fn form(bytes: &[u8], name: &str, dry_run: bool) -> Form {
 }
 
 async fn setup(app: &TestApp, key: &str) {
-    for body in [json!({"key": "plan", "kind": "single_select", "options": ["Free", "Pro AI", "Premium"], "required": true}), json!({"key": "renewal", "kind": "date"})] {
+    for body in [
+        json!({"key": "plan", "kind": "single_select", "options": ["Free", "Pro AI", "Premium"], "required": true}),
+        json!({"key": "renewal", "kind": "date"}),
+    ] {
         assert_eq!(app.send(Method::POST, "/api/v1/contact-properties", key, body).await.status(), 201);
     }
 }
 
 fn issues(report: &Value) -> Vec<(u64, String, String)> {
-    report["issues"].as_array().unwrap().iter().map(|i| (i["row"].as_u64().unwrap(), i["column"].as_str().unwrap_or("-").to_string(), i["code"].as_str().unwrap().to_string())).collect()
+    report["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["row"].as_u64().unwrap(), i["column"].as_str().unwrap_or("-").to_string(), i["code"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[tokio::test]
@@ -80,7 +88,10 @@ async fn files_that_are_not_csv_are_refused_clearly() {
     assert_error(&json(upload(no_file).await.unwrap()).await, 400, "missing_file");
     let bad_map = Form::new().part("file", Part::bytes(BAD_ROWS_CSV.to_vec()).file_name("c.csv")).text("mapping", "Tags=labels");
     assert_error(&json(upload(bad_map).await.unwrap()).await, 400, "invalid_mapping");
-    let unknown_column = Form::new().part("file", Part::bytes(BAD_ROWS_CSV.to_vec()).file_name("c.csv")).text("mapping", r#"{"Tier": "plan"}"#).text("dry_run", "true");
+    let unknown_column = Form::new()
+        .part("file", Part::bytes(BAD_ROWS_CSV.to_vec()).file_name("c.csv"))
+        .text("mapping", r#"{"Tier": "plan"}"#)
+        .text("dry_run", "true");
     assert_error(&json(upload(unknown_column).await.unwrap()).await, 422, "unknown_column");
     // No job was queued for any of these.
     assert!(app.store().claim_job(1000).await.unwrap().is_none());

@@ -55,7 +55,10 @@ impl TestApp {
         let store = self.store();
         let ws = store.create_workspace(name, Some("FR")).await.unwrap().id;
         let email = format!("admin@{}.io", name.to_lowercase());
-        store.create_user(ws, NewUser { email: email.parse().unwrap(), name: "Admin".into(), password: PASSWORD.into(), role: Role::Admin }).await.unwrap();
+        store
+            .create_user(ws, NewUser { email: email.parse().unwrap(), name: "Admin".into(), password: PASSWORD.into(), role: Role::Admin })
+            .await
+            .unwrap();
         let (_, admin_key) = store.create_api_key(ws, "admin", Role::Admin).await.unwrap();
         let (_, staff_key) = store.create_api_key(ws, "staff", Role::Staff).await.unwrap();
         Tenant { id: ws, admin_key, staff_key }

@@ -19,8 +19,22 @@ async fn isolation(backend: Backend) {
     let b = app.tenant("Other").await;
     let k = &a.admin_key;
 
-    created(&app, Method::POST, "/api/v1/contact-properties", k, json!({"key": "plan", "kind": "single_select", "options": ["Free", "Premium"]})).await;
-    let contact = created(&app, Method::POST, "/api/v1/contacts", k, json!({"first_name": "Ana", "email": "ana@acme.io", "properties": {"plan": "Premium"}})).await;
+    created(
+        &app,
+        Method::POST,
+        "/api/v1/contact-properties",
+        k,
+        json!({"key": "plan", "kind": "single_select", "options": ["Free", "Premium"]}),
+    )
+    .await;
+    let contact = created(
+        &app,
+        Method::POST,
+        "/api/v1/contacts",
+        k,
+        json!({"first_name": "Ana", "email": "ana@acme.io", "properties": {"plan": "Premium"}}),
+    )
+    .await;
     let c = contact["id"].as_str().unwrap();
     created(&app, Method::POST, &format!("/api/v1/contacts/{c}/labels"), k, json!({"labels": ["VIP"]})).await;
     created(&app, Method::POST, &format!("/api/v1/contacts/{c}/notes"), k, json!({"body": "secret note"})).await;
@@ -30,7 +44,9 @@ async fn isolation(backend: Backend) {
     created(&app, Method::POST, "/api/v1/object-types", k, json!({"key": "order"})).await;
     let record = created(&app, Method::POST, "/api/v1/object-types/order/records", k, json!({"data": {"n": 1}, "contact_ids": [c]})).await;
     let r = record["id"].as_str().unwrap();
-    let channel = created(&app, Method::POST, "/api/v1/channels", k, json!({"kind": "whatsapp", "name": "Sales", "config": {"app_secret": "x"}})).await;
+    let channel =
+        created(&app, Method::POST, "/api/v1/channels", k, json!({"kind": "whatsapp", "name": "Sales", "config": {"app_secret": "x"}}))
+            .await;
     let ch = channel["id"].as_str().unwrap();
     let conv = created(&app, Method::POST, "/api/v1/conversations", k, json!({"channel_id": ch, "contact_id": c})).await;
     let cv = conv["id"].as_str().unwrap();
@@ -38,11 +54,20 @@ async fn isolation(backend: Backend) {
     let label_id = json(app.get("/api/v1/labels", k).await).await.1["items"][0]["id"].as_str().unwrap().to_string();
     let team = created(&app, Method::POST, "/api/v1/teams", k, json!({"name": "Support"})).await;
     let tm = team["id"].as_str().unwrap();
-    let view = created(&app, Method::POST, "/api/v1/views", k, json!({"name": "Premium", "scope": "workspace", "filter": {"conditions": [{"field": "plan", "op": "eq", "value": "Premium"}]}})).await;
+    let view = created(
+        &app,
+        Method::POST,
+        "/api/v1/views",
+        k,
+        json!({"name": "Premium", "scope": "workspace", "filter": {"conditions": [{"field": "plan", "op": "eq", "value": "Premium"}]}}),
+    )
+    .await;
     let vw = view["id"].as_str().unwrap();
     let job = {
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"Email\nx@acme.io\n".to_vec()).file_name("c.csv"));
-        let (status, job) = json(app.request(Method::POST, "/api/v1/contacts/imports", Some(k)).multipart(form).send().await.unwrap()).await;
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(b"Email\nx@acme.io\n".to_vec()).file_name("c.csv"));
+        let (status, job) =
+            json(app.request(Method::POST, "/api/v1/contacts/imports", Some(k)).multipart(form).send().await.unwrap()).await;
         assert_eq!(status, 202, "{job}");
         job["id"].as_str().unwrap().to_string()
     };
@@ -99,7 +124,16 @@ async fn isolation(backend: Backend) {
     }
 
     // B's lists show nothing of A, and A's list id filters to nothing.
-    for path in ["/api/v1/contacts", "/api/v1/labels", "/api/v1/lists", "/api/v1/channels", "/api/v1/conversations", "/api/v1/object-types", "/api/v1/views", "/api/v1/teams"] {
+    for path in [
+        "/api/v1/contacts",
+        "/api/v1/labels",
+        "/api/v1/lists",
+        "/api/v1/channels",
+        "/api/v1/conversations",
+        "/api/v1/object-types",
+        "/api/v1/views",
+        "/api/v1/teams",
+    ] {
         let (status, v) = json(app.get(path, &b.admin_key).await).await;
         assert_eq!((status, v["items"].as_array().map(Vec::len)), (200, Some(0)), "{path}: {v}");
     }
