@@ -101,7 +101,7 @@ CREATE TABLE contact_values (
 );
 CREATE INDEX contact_values_text ON contact_values (workspace_id, key, value_text, contact_id);
 CREATE INDEX contact_values_number ON contact_values (workspace_id, key, value_number);
-CREATE INDEX contact_values_contact ON contact_values (contact_id, key);
+CREATE INDEX contact_values_contact ON contact_values (contact_id, key, value_text, value_number);
 
 CREATE TABLE labels (
     id TEXT PRIMARY KEY,

@@ -3,12 +3,7 @@
 use serde::Serialize;
 use tandem_core::{Actor, ActorKind, ApiKeyId, Role, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    secret::digest,
-    sql::{run, Sql},
-    Result, Secret, Store, StoreError,
-};
+use crate::{error::corrupt, secret::digest, sql::run, Result, Secret, Store, StoreError};
 
 /// The prefix of every key, so leaked keys are recognisable by secret scanners.
 pub const KEY_PREFIX: &str = "tdm_";
@@ -70,7 +65,7 @@ impl Store {
             last_used_at: None,
             revoked_at: None,
         };
-        let mut sql = Sql::new("INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, role, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO api_keys (id, workspace_id, name, prefix, secret_hash, role, created_at) VALUES (");
         sql.bind(key.id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -85,13 +80,13 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, ws: WorkspaceId) -> Result<Vec<ApiKey>> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM api_keys WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM api_keys WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" ORDER BY created_at");
         run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect()
     }
 
     pub async fn revoke_api_key(&self, ws: WorkspaceId, id: ApiKeyId) -> Result<ApiKey> {
-        let mut sql = Sql::new("UPDATE api_keys SET revoked_at = ");
+        let mut sql = self.sql("UPDATE api_keys SET revoked_at = ");
         sql.bind(Timestamp::now().millis())
             .push(" WHERE workspace_id = ")
             .bind(ws.to_string())
@@ -99,7 +94,7 @@ impl Store {
             .bind(id.to_string())
             .push(" AND revoked_at IS NULL");
         run!(sql, execute(&self.pool))?;
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM api_keys WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM api_keys WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("api key"))?.try_into()
     }
@@ -107,7 +102,7 @@ impl Store {
     /// The actor a presented key stands for. Unknown keys give `None`; revoked keys an explicit refusal.
     pub async fn authenticate_api_key(&self, plain: &str) -> Result<Option<Actor>> {
         let hash = digest(plain);
-        let mut sql = Sql::new("SELECT id, workspace_id, role, revoked_at, last_used_at FROM api_keys WHERE secret_hash = ");
+        let mut sql = self.sql("SELECT id, workspace_id, role, revoked_at, last_used_at FROM api_keys WHERE secret_hash = ");
         sql.bind(hash);
         let Some((id, ws, role, revoked_at, last_used_at)) =
             run!(sql, as (String, String, String, Option<i64>, Option<i64>), fetch_optional(&self.pool))?
@@ -120,7 +115,7 @@ impl Store {
         // Record use at most once a minute: a write per request would serialise SQLite.
         let now = Timestamp::now().millis();
         if last_used_at.is_none_or(|t| now - t > 60_000) {
-            let mut sql = Sql::new("UPDATE api_keys SET last_used_at = ");
+            let mut sql = self.sql("UPDATE api_keys SET last_used_at = ");
             sql.bind(now).push(" WHERE id = ").bind(id.clone());
             run!(sql, execute(&self.pool))?;
         }

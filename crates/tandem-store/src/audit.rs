@@ -3,11 +3,7 @@
 use serde::Serialize;
 use tandem_core::{Actor, AuditId, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Page, Paged, Result, Store,
-};
+use crate::{error::corrupt, sql::run, Page, Paged, Result, Store};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
@@ -31,7 +27,7 @@ impl Store {
         detail: Option<String>,
     ) -> Result<()> {
         let mut sql =
-            Sql::new("INSERT INTO audit_log (id, workspace_id, actor, action, resource, resource_id, detail, created_at) VALUES (");
+            self.sql("INSERT INTO audit_log (id, workspace_id, actor, action, resource, resource_id, detail, created_at) VALUES (");
         sql.bind(AuditId::new().to_string()).push(", ").bind(actor.workspace_id.to_string()).push(", ").bind(actor.label()).push(", ");
         sql.bind(action.to_string())
             .push(", ")
@@ -49,7 +45,7 @@ impl Store {
 
     /// Newest first.
     pub async fn list_audit(&self, ws: WorkspaceId, page: Page) -> Result<Paged<AuditEntry>> {
-        let mut sql = Sql::new("SELECT id, actor, action, resource, resource_id, detail, created_at FROM audit_log WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT id, actor, action, resource, resource_id, detail, created_at FROM audit_log WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
         let rows = run!(sql, as (String, String, String, String, Option<String>, Option<String>, i64), fetch_all(&self.pool))?
             .into_iter()

@@ -5,11 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tandem_core::{ChannelId, ChannelKind, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Channel {
@@ -41,7 +37,7 @@ impl Store {
             return Err(StoreError::invalid("name", "invalid_name", "a channel needs a name of 1 to 200 characters"));
         }
         let ch = Channel { id: ChannelId::new(), kind, name: name.into(), config, created_at: Timestamp::now() };
-        let mut sql = Sql::new("INSERT INTO channels (id, workspace_id, kind, name, config, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO channels (id, workspace_id, kind, name, config, created_at) VALUES (");
         sql.bind(ch.id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -56,7 +52,7 @@ impl Store {
     }
 
     async fn query_channels(&self, ws: WorkspaceId, id: Option<ChannelId>) -> Result<Vec<Channel>> {
-        let mut sql = Sql::new("SELECT id, kind, name, config, created_at FROM channels WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT id, kind, name, config, created_at FROM channels WHERE workspace_id = ");
         sql.bind(ws.to_string());
         if let Some(id) = id {
             sql.push(" AND id = ").bind(id.to_string());
@@ -85,7 +81,7 @@ impl Store {
     }
 
     pub async fn delete_channel(&self, ws: WorkspaceId, id: ChannelId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM channels WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM channels WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("channel"));

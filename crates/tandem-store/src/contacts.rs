@@ -316,12 +316,12 @@ impl Store {
         let id = ContactId::new();
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
-        let mut sql = Sql::new(&format!("INSERT INTO contacts ({INSERT_COLUMNS}) VALUES ("));
+        let mut sql = self.sql(&format!("INSERT INTO contacts ({INSERT_COLUMNS}) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ");
         bind_draft(&mut sql, &draft);
         sql.push(", ").bind(now).push(", ").bind(now).push(")");
         run!(sql, execute(&mut *tx)).map_err(duplicate_error(&draft))?;
-        insert_values(&mut tx, ws, &[(id, &draft.properties)]).await?;
+        insert_values(self, &mut tx, ws, &[(id, &draft.properties)]).await?;
         tx.commit().await?;
         self.get_contact(ws, id).await
     }
@@ -332,13 +332,13 @@ impl Store {
             self.get_user(ws, owner).await?;
         }
         let mut tx = self.pool.begin().await?;
-        write_existing(&mut tx, ws, id, &draft).await?;
+        write_existing(self, &mut tx, ws, id, &draft).await?;
         tx.commit().await?;
         self.get_contact(ws, id).await
     }
 
     pub async fn get_contact(&self, ws: WorkspaceId, id: ContactId) -> Result<Contact> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.workspace_id = "));
         sql.bind(ws.to_string()).push(" AND c.id = ").bind(id.to_string());
         let row = run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("contact"))?;
         let mut contacts = vec![row.into_contact()?];
@@ -347,7 +347,7 @@ impl Store {
     }
 
     pub async fn delete_contact(&self, ws: WorkspaceId, id: ContactId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM contacts WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM contacts WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("contact"));
@@ -358,9 +358,10 @@ impl Store {
     /// Contacts matching `filter`, sorted, one page.
     pub async fn list_contacts(&self, ws: WorkspaceId, filter: &ContactFilter, sort: &ContactSort, page: Page) -> Result<Paged<Contact>> {
         let definitions = self.property_definitions(ws).await?;
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.workspace_id = "));
         sql.bind(ws.to_string());
-        crate::contacts_filter::push_filter(&mut sql, ws, filter, &definitions)?;
+        let driver = self.pick_driver(ws, filter, &definitions).await?;
+        crate::contacts_filter::push_filter(&mut sql, ws, filter, &definitions, driver)?;
         crate::contacts_filter::push_sort(&mut sql, sort);
         sql.push(" LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
         let rows = run!(sql, as Row, fetch_all(&self.pool))?;
@@ -380,14 +381,14 @@ impl Store {
         let index: HashMap<String, usize> = ids.iter().cloned().enumerate().map(|(i, id)| (id, i)).collect();
         let definitions = self.property_definitions(ws).await?;
         let mut sql =
-            Sql::new("SELECT cl.contact_id, l.name FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ");
+            self.sql("SELECT cl.contact_id, l.name FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ");
         sql.bind(ws.to_string()).push(" AND cl.contact_id IN (").bind_list(ids.clone()).push(") ORDER BY l.name");
         for (cid, name) in run!(sql, as (String, String), fetch_all(&self.pool))? {
             if let Some(&i) = index.get(&cid) {
                 contacts[i].labels.push(name);
             }
         }
-        let mut sql = Sql::new("SELECT contact_id, key, value_text, value_number FROM contact_values WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT contact_id, key, value_text, value_number FROM contact_values WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND contact_id IN (").bind_list(ids).push(")");
         let mut values: HashMap<(usize, String), StoredValue> = HashMap::new();
         for (cid, key, text, number) in run!(sql, as (String, String, String, Option<f64>), fetch_all(&self.pool))? {
@@ -407,7 +408,7 @@ impl Store {
 
     /// Marks that the business wrote to the contact (PRODUCT.md §5 "last contacted").
     pub async fn touch_contact_contacted(&self, ws: WorkspaceId, id: ContactId, at: Timestamp) -> Result<()> {
-        let mut sql = Sql::new("UPDATE contacts SET last_contacted_at = ");
+        let mut sql = self.sql("UPDATE contacts SET last_contacted_at = ");
         sql.bind(at.millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, execute(&self.pool))?;
         Ok(())
@@ -416,12 +417,13 @@ impl Store {
 
 /// Overwrites a stored contact's fields and custom values with `draft`.
 pub(crate) async fn write_existing(
+    store: &Store,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     ws: WorkspaceId,
     id: ContactId,
     draft: &ContactDraft,
 ) -> Result<()> {
-    let mut sql = Sql::new("UPDATE contacts SET (first_name, last_name, email, phone, emails, phones, location, country, company, job_title, owner_id, updated_at) = (");
+    let mut sql = store.sql("UPDATE contacts SET (first_name, last_name, email, phone, emails, phones, location, country, company, job_title, owner_id, updated_at) = (");
     bind_draft(&mut sql, draft);
     sql.push(", ")
         .bind(Timestamp::now().millis())
@@ -432,14 +434,15 @@ pub(crate) async fn write_existing(
     if run!(sql, execute(&mut **tx)).map_err(duplicate_error(draft))?.rows_affected() == 0 {
         return Err(StoreError::NotFound("contact"));
     }
-    let mut sql = Sql::new("DELETE FROM contact_values WHERE contact_id = ");
+    let mut sql = store.sql("DELETE FROM contact_values WHERE contact_id = ");
     sql.bind(id.to_string());
     run!(sql, execute(&mut **tx))?;
-    insert_values(tx, ws, &[(id, &draft.properties)]).await
+    insert_values(store, tx, ws, &[(id, &draft.properties)]).await
 }
 
 /// Inserts custom values of several contacts, several rows per statement.
 pub(crate) async fn insert_values(
+    store: &Store,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     ws: WorkspaceId,
     contacts: &[(ContactId, &BTreeMap<String, StoredValue>)],
@@ -450,7 +453,7 @@ pub(crate) async fn insert_values(
         .collect();
     // 5 parameters a row; stay far below SQLite's 32766-parameter limit.
     for chunk in rows.chunks(1000) {
-        let mut sql = Sql::new("INSERT INTO contact_values (workspace_id, contact_id, key, value_text, value_number) VALUES ");
+        let mut sql = store.sql("INSERT INTO contact_values (workspace_id, contact_id, key, value_text, value_number) VALUES ");
         for (i, (cid, key, text, number)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

@@ -1,6 +1,14 @@
-//! Turns a [`ContactFilter`] into SQL. Custom properties are matched through `contact_values`
-//! subqueries that use its `(workspace_id, key, value_text)` index; values are normalised through the
-//! property definition first (so `plan:eq:premium` finds `Premium`).
+//! Turns a [`ContactFilter`] into SQL. Values are normalised through the property definition first
+//! (so `plan:eq:premium` finds `Premium`).
+//!
+//! Custom properties and labels are matched by subqueries in one of two shapes. `EXISTS` probes
+//! each contact met in sort order through the `(contact_id, key, value_text)` index: best when many
+//! contacts match, as the first page fills quickly (3 ms at 100,000 contacts where an `IN` list
+//! costs 50 ms to build). `c.id IN (...)` builds the matching set first through the
+//! `(workspace_id, key, value_text)` index: best when few match (16 ms where `EXISTS` scans every
+//! contact for 140 ms). On SQLite, whose planner has no value statistics, the store probes how many
+//! rows each condition matches (bounded) and lets the most selective rare condition drive;
+//! PostgreSQL's planner makes that choice itself from its statistics.
 
 use tandem_core::{Condition, ContactFilter, ContactSort, Operator, PropertyDefinition, PropertyKind, WorkspaceId};
 
@@ -43,13 +51,23 @@ fn push_default_field(sql: &mut Sql, cond: &Condition) {
     }
 }
 
-fn push_custom(sql: &mut Sql, ws: WorkspaceId, cond: &Condition, def: &PropertyDefinition) -> Result<()> {
+/// How a subquery condition is joined to the contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Exists,
+    In,
+}
+
+fn push_custom(sql: &mut Sql, ws: WorkspaceId, cond: &Condition, def: &PropertyDefinition, shape: Shape) -> Result<()> {
     let subquery = |sql: &mut Sql, negate: bool| {
-        sql.push(if negate { " AND c.id NOT IN (" } else { " AND c.id IN (" });
-        sql.push("SELECT v.contact_id FROM contact_values v WHERE v.workspace_id = ")
-            .bind(ws.to_string())
-            .push(" AND v.key = ")
-            .bind(def.key.to_string());
+        match (shape, negate) {
+            (Shape::In, false) => {
+                sql.push(" AND c.id IN (SELECT v.contact_id FROM contact_values v WHERE v.workspace_id = ").bind(ws.to_string())
+            }
+            (_, true) => sql.push(" AND NOT EXISTS (SELECT 1 FROM contact_values v WHERE v.contact_id = c.id"),
+            (Shape::Exists, false) => sql.push(" AND EXISTS (SELECT 1 FROM contact_values v WHERE v.contact_id = c.id"),
+        };
+        sql.push(" AND v.key = ").bind(def.key.to_string());
     };
     let raw = cond.value.clone().unwrap_or_default();
     match cond.op {
@@ -99,8 +117,19 @@ fn push_custom(sql: &mut Sql, ws: WorkspaceId, cond: &Condition, def: &PropertyD
     Ok(())
 }
 
-pub(crate) fn push_filter(sql: &mut Sql, ws: WorkspaceId, filter: &ContactFilter, definitions: &[PropertyDefinition]) -> Result<()> {
-    for cond in &filter.conditions {
+/// Which condition (index into `filter.conditions`, or `conditions.len() + i` for label `i`) should
+/// drive the query as an `IN` set; every other subquery condition is an `EXISTS` probe.
+pub(crate) type Driver = Option<usize>;
+
+pub(crate) fn push_filter(
+    sql: &mut Sql,
+    ws: WorkspaceId,
+    filter: &ContactFilter,
+    definitions: &[PropertyDefinition],
+    driver: Driver,
+) -> Result<()> {
+    let shape = |i: usize| if driver == Some(i) { Shape::In } else { Shape::Exists };
+    for (i, cond) in filter.conditions.iter().enumerate() {
         cond.check()?;
         if cond.is_default_field() {
             push_default_field(sql, cond);
@@ -108,12 +137,15 @@ pub(crate) fn push_filter(sql: &mut Sql, ws: WorkspaceId, filter: &ContactFilter
             let def = definitions.iter().find(|d| d.key.as_str() == cond.field).ok_or_else(|| {
                 StoreError::invalid("filter", "unknown_field", format!("`{}` is neither a contact field nor a custom property", cond.field))
             })?;
-            push_custom(sql, ws, cond, def)?;
+            push_custom(sql, ws, cond, def, shape(i))?;
         }
     }
-    for label in &filter.labels {
-        sql.push(" AND c.id IN (SELECT cl.contact_id FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND l.name = ").bind(label.clone()).push(")");
+    for (i, label) in filter.labels.iter().enumerate() {
+        match shape(filter.conditions.len() + i) {
+            Shape::In => sql.push(" AND c.id IN (SELECT cl.contact_id FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ").bind(ws.to_string()),
+            Shape::Exists => sql.push(" AND EXISTS (SELECT 1 FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.contact_id = c.id AND l.workspace_id = ").bind(ws.to_string()),
+        };
+        sql.push(" AND l.name = ").bind(label.clone()).push(")");
     }
     if let Some(list) = &filter.list_id {
         sql.push(" AND c.id IN (SELECT lm.contact_id FROM list_members lm WHERE lm.workspace_id = ")
@@ -144,5 +176,42 @@ pub(crate) fn push_sort(sql: &mut Sql, sort: &ContactSort) {
     } else {
         // Empty values last in both directions and in both databases.
         sql.push(&format!(" ORDER BY (c.{f} IS NULL) ASC, c.{f} {dir}, c.id {dir}", f = sort.field));
+    }
+}
+
+/// Past this many matching rows a condition is common enough for `EXISTS` probing.
+const RARE: i64 = 1000;
+
+impl crate::Store {
+    /// Picks the condition that should drive the query (see the module comment): on SQLite, the
+    /// rarest equality on a custom property or label, if any matches fewer than [`RARE`] rows.
+    pub(crate) async fn pick_driver(&self, ws: WorkspaceId, filter: &ContactFilter, definitions: &[PropertyDefinition]) -> Result<Driver> {
+        use crate::sql::run;
+        if self.backend() != crate::Backend::Sqlite {
+            return Ok(None);
+        }
+        let mut best: Option<(i64, usize)> = None;
+        let candidates = filter.conditions.iter().enumerate().filter(|(_, c)| c.op == Operator::Eq && !c.is_default_field());
+        for (i, cond) in candidates {
+            let Some(def) = definitions.iter().find(|d| d.key.as_str() == cond.field) else { continue };
+            let Ok(Some(value)) = def.parse_text(cond.value.as_deref().unwrap_or_default()) else { continue };
+            let mut sql = self.sql("SELECT COUNT(*) FROM (SELECT 1 FROM contact_values WHERE workspace_id = ");
+            sql.bind(ws.to_string()).push(" AND key = ").bind(def.key.to_string()).push(" AND value_text = ").bind(value.texts[0].clone());
+            sql.push(" LIMIT ").bind(RARE).push(") AS m");
+            let (n,) = run!(sql, as (i64,), fetch_one(&self.pool))?;
+            if best.is_none_or(|(b, _)| n < b) {
+                best = Some((n, i));
+            }
+        }
+        for (i, label) in filter.labels.iter().enumerate() {
+            let mut sql = self
+                .sql("SELECT COUNT(*) FROM (SELECT 1 FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE l.workspace_id = ");
+            sql.bind(ws.to_string()).push(" AND l.name = ").bind(label.clone()).push(" LIMIT ").bind(RARE).push(") AS m");
+            let (n,) = run!(sql, as (i64,), fetch_one(&self.pool))?;
+            if best.is_none_or(|(b, _)| n < b) {
+                best = Some((n, filter.conditions.len() + i));
+            }
+        }
+        Ok(best.filter(|(n, _)| *n < RARE).map(|(_, i)| i))
     }
 }

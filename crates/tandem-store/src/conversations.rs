@@ -7,11 +7,7 @@ use tandem_core::{
     WorkspaceId,
 };
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Page, Paged, Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Page, Paged, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Conversation {
@@ -124,7 +120,7 @@ impl Store {
         self.get_contact(ws, contact).await?;
         let id = ConversationId::new();
         let now = Timestamp::now().millis();
-        let mut sql = Sql::new(&format!("INSERT INTO conversations ({COLUMNS}, workspace_id) VALUES ("));
+        let mut sql = self.sql(&format!("INSERT INTO conversations ({COLUMNS}, workspace_id) VALUES ("));
         sql.bind(id.to_string())
             .push(", ")
             .bind(channel.to_string())
@@ -138,13 +134,13 @@ impl Store {
     }
 
     pub async fn get_conversation(&self, ws: WorkspaceId, id: ConversationId) -> Result<Conversation> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("conversation"))?.try_into()
     }
 
     pub async fn list_conversations(&self, ws: WorkspaceId, q: &ConversationQuery, page: Page) -> Result<Paged<Conversation>> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
         sql.bind(ws.to_string());
         if let Some(s) = q.status {
             sql.push(" AND status = ").bind(s.as_str());
@@ -182,7 +178,7 @@ impl Store {
         if let Some(Some(t)) = team {
             self.get_team(ws, t).await?;
         }
-        let mut sql = Sql::new("UPDATE conversations SET status = ");
+        let mut sql = self.sql("UPDATE conversations SET status = ");
         sql.bind(status.unwrap_or(current.status).as_str());
         sql.push(", assignee_user_id = ").bind(assignee.unwrap_or(current.assignee_user_id).map(|u| u.to_string()));
         sql.push(", team_id = ").bind(team.unwrap_or(current.team_id).map(|t| t.to_string()));
@@ -206,7 +202,7 @@ impl Store {
         let id = MessageId::new();
         let now = Timestamp::now();
         let mut tx = self.pool.begin().await?;
-        let mut sql = Sql::new(&format!("INSERT INTO messages ({MESSAGE_COLUMNS}, workspace_id) VALUES ("));
+        let mut sql = self.sql(&format!("INSERT INTO messages ({MESSAGE_COLUMNS}, workspace_id) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(conversation.to_string()).push(", ").bind(conv.channel_id.to_string()).push(", ");
         sql.bind(new.direction.as_str())
             .push(", ")
@@ -218,11 +214,11 @@ impl Store {
         sql.push(", NULL, ").bind(now.millis()).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
         let inserted = run!(sql, execute(&mut *tx))?.rows_affected() == 1;
         if inserted {
-            let mut sql = Sql::new("UPDATE conversations SET last_message_at = ");
+            let mut sql = self.sql("UPDATE conversations SET last_message_at = ");
             sql.bind(now.millis()).push(", updated_at = ").bind(now.millis()).push(" WHERE id = ").bind(conversation.to_string());
             run!(sql, execute(&mut *tx))?;
             if new.direction == MessageDirection::Outbound {
-                let mut sql = Sql::new("UPDATE contacts SET last_contacted_at = ");
+                let mut sql = self.sql("UPDATE contacts SET last_contacted_at = ");
                 sql.bind(now.millis())
                     .push(" WHERE workspace_id = ")
                     .bind(ws.to_string())
@@ -232,7 +228,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        let mut sql = Sql::new(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
         sql.bind(ws.to_string());
         match (inserted, new.provider_message_id) {
             (false, Some(pid)) => {
@@ -247,7 +243,7 @@ impl Store {
     /// Messages of a conversation, oldest first.
     pub async fn list_messages(&self, ws: WorkspaceId, conversation: ConversationId, page: Page) -> Result<Paged<Message>> {
         self.get_conversation(ws, conversation).await?;
-        let mut sql = Sql::new(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND conversation_id = ").bind(conversation.to_string());
         sql.push(" ORDER BY created_at, id LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
         let rows = run!(sql, as MessageRow, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>>>()?;

@@ -84,6 +84,11 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A statement builder with this database's placeholders.
+    pub(crate) fn sql(&self, text: &str) -> crate::sql::Sql {
+        crate::sql::Sql::new(self.backend, text)
+    }
+
     /// `FOR UPDATE SKIP LOCKED` where the database has it; SQLite serialises writers anyway.
     pub(crate) fn skip_locked(&self) -> &'static str {
         match self.backend {

@@ -5,7 +5,6 @@ use tandem_core::{ContactFilter, ContactSort, WorkspaceId};
 
 use crate::{
     contacts::{Contact, Row, COLUMNS},
-    sql::Sql,
     Result, Store, StoreError,
 };
 
@@ -55,9 +54,10 @@ impl Store {
             return Ok(0);
         }
 
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.workspace_id = "));
         sql.bind(ws.to_string());
-        crate::contacts_filter::push_filter(&mut sql, ws, filter, &definitions)?;
+        let driver = self.pick_driver(ws, filter, &definitions).await?;
+        crate::contacts_filter::push_filter(&mut sql, ws, filter, &definitions, driver)?;
         crate::contacts_filter::push_sort(&mut sql, sort);
         let (text, args) = sql.into_parts()?;
         let mut rows = sqlx::query_as_with::<_, Row, _>(&text, args).fetch(&self.pool);

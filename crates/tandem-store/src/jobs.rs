@@ -12,11 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tandem_core::{JobId, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -117,7 +113,7 @@ impl Store {
         let id = JobId::new();
         let now = Timestamp::now().millis();
         let mut sql =
-            Sql::new("INSERT INTO jobs (id, workspace_id, kind, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (");
+            self.sql("INSERT INTO jobs (id, workspace_id, kind, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (");
         sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(kind.to_string()).push(", ").bind(payload.to_string());
         sql.push(", 'queued', ").bind(max_attempts.max(1)).push(", ").bind(now).push(", ").bind(now).push(", ").bind(now).push(")");
         run!(sql, execute(&self.pool))?;
@@ -125,7 +121,7 @@ impl Store {
     }
 
     pub async fn get_job(&self, ws: WorkspaceId, id: JobId) -> Result<Job> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM jobs WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM jobs WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("job"))?.try_into()
     }
@@ -135,7 +131,7 @@ impl Store {
     pub async fn claim_job(&self, lease_ms: i64) -> Result<Option<Job>> {
         loop {
             let now = Timestamp::now().millis();
-            let mut sql = Sql::new("UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ");
+            let mut sql = self.sql("UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ");
             sql.bind(now + lease_ms).push(", updated_at = ").bind(now);
             sql.push(" WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= ").bind(now);
             sql.push(") OR (status = 'running' AND lease_until < ").bind(now).push(") ORDER BY run_at, id LIMIT 1");
@@ -154,7 +150,7 @@ impl Store {
     /// Records progress of the attempt that `job` is and renews its lease for `lease_ms`.
     pub async fn job_progress(&self, job: &Job, done: i64, total: Option<i64>, lease_ms: i64) -> Result<()> {
         let now = Timestamp::now().millis();
-        let mut sql = Sql::new("UPDATE jobs SET progress_done = ");
+        let mut sql = self.sql("UPDATE jobs SET progress_done = ");
         sql.bind(done)
             .push(", progress_total = ")
             .bind(total)
@@ -175,7 +171,7 @@ impl Store {
     pub async fn fail_job(&self, job: &Job, error: &str, retryable: bool) -> Result<()> {
         if retryable && job.attempts < job.max_attempts {
             let now = Timestamp::now().millis();
-            let mut sql = Sql::new("UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = ");
+            let mut sql = self.sql("UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = ");
             sql.bind(error.to_string()).push(", run_at = ").bind(now + retry_delay_ms(job.attempts)).push(", updated_at = ").bind(now);
             sql.push(" WHERE id = ").bind(job.id.to_string()).push(" AND attempts = ").bind(job.attempts);
             run!(sql, execute(&self.pool))?;
@@ -186,7 +182,7 @@ impl Store {
     }
 
     async fn finish_job(&self, job: &Job, status: &str, result: Option<String>, error: Option<&str>) -> Result<()> {
-        let mut sql = Sql::new("UPDATE jobs SET status = ");
+        let mut sql = self.sql("UPDATE jobs SET status = ");
         sql.bind(status.to_string())
             .push(", lease_until = NULL, result = ")
             .bind(result)
@@ -206,7 +202,7 @@ impl Store {
     /// Keeps an uploaded file until the job that reads it is done.
     pub async fn save_upload(&self, ws: WorkspaceId, filename: &str, bytes: Vec<u8>) -> Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
-        let mut sql = Sql::new("INSERT INTO uploads (id, workspace_id, filename, bytes, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO uploads (id, workspace_id, filename, bytes, created_at) VALUES (");
         sql.bind(id.clone())
             .push(", ")
             .bind(ws.to_string())
@@ -222,13 +218,13 @@ impl Store {
     }
 
     pub async fn load_upload(&self, ws: WorkspaceId, id: &str) -> Result<(String, Vec<u8>)> {
-        let mut sql = Sql::new("SELECT filename, bytes FROM uploads WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT filename, bytes FROM uploads WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as (String, Vec<u8>), fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("upload"))
     }
 
     pub async fn delete_upload(&self, ws: WorkspaceId, id: &str) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM uploads WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM uploads WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, execute(&self.pool))?;
         Ok(())

@@ -3,11 +3,7 @@
 use serde::Serialize;
 use tandem_core::{ContactId, LabelId, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Label {
@@ -29,7 +25,7 @@ impl Store {
     pub async fn create_label(&self, ws: WorkspaceId, name: &str, color: Option<&str>) -> Result<Label> {
         let name = clean_name(name)?;
         let id = LabelId::new();
-        let mut sql = Sql::new("INSERT INTO labels (id, workspace_id, name, color, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO labels (id, workspace_id, name, color, created_at) VALUES (");
         sql.bind(id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -45,7 +41,7 @@ impl Store {
     }
 
     pub async fn list_labels(&self, ws: WorkspaceId) -> Result<Vec<Label>> {
-        let mut sql = Sql::new("SELECT l.id, l.name, l.color, (SELECT COUNT(*) FROM contact_labels cl WHERE cl.label_id = l.id) FROM labels l WHERE l.workspace_id = ");
+        let mut sql = self.sql("SELECT l.id, l.name, l.color, (SELECT COUNT(*) FROM contact_labels cl WHERE cl.label_id = l.id) FROM labels l WHERE l.workspace_id = ");
         sql.bind(ws.to_string()).push(" ORDER BY l.name");
         run!(sql, as (String, String, Option<String>, i64), fetch_all(&self.pool))?
             .into_iter()
@@ -54,7 +50,7 @@ impl Store {
     }
 
     pub async fn delete_label(&self, ws: WorkspaceId, id: LabelId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM labels WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM labels WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("label"));
@@ -68,7 +64,7 @@ impl Store {
         E: sqlx::Executor<'e, Database = sqlx::Any> + Copy,
     {
         let name = clean_name(name)?;
-        let mut sql = Sql::new("INSERT INTO labels (id, workspace_id, name, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO labels (id, workspace_id, name, created_at) VALUES (");
         sql.bind(LabelId::new().to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -78,7 +74,7 @@ impl Store {
             .bind(Timestamp::now().millis())
             .push(") ON CONFLICT DO NOTHING");
         run!(sql, execute(exec))?;
-        let mut sql = Sql::new("SELECT id FROM labels WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT id FROM labels WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND name = ").bind(name);
         Ok(run!(sql, as (String,), fetch_one(exec))?.0)
     }
@@ -88,7 +84,7 @@ impl Store {
         self.get_contact(ws, contact).await?;
         for name in names {
             let label_id = self.ensure_label(&self.pool, ws, name).await?;
-            let mut sql = Sql::new("INSERT INTO contact_labels (contact_id, label_id, workspace_id) VALUES (");
+            let mut sql = self.sql("INSERT INTO contact_labels (contact_id, label_id, workspace_id) VALUES (");
             sql.bind(contact.to_string()).push(", ").bind(label_id).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
             run!(sql, execute(&self.pool))?;
         }
@@ -96,7 +92,7 @@ impl Store {
     }
 
     pub async fn remove_contact_label(&self, ws: WorkspaceId, contact: ContactId, name: &str) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM contact_labels WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM contact_labels WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND contact_id = ").bind(contact.to_string());
         sql.push(" AND label_id IN (SELECT id FROM labels WHERE workspace_id = ")
             .bind(ws.to_string())

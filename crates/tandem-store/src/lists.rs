@@ -3,11 +3,7 @@
 use serde::Serialize;
 use tandem_core::{ContactId, ListId, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactList {
@@ -24,7 +20,7 @@ impl Store {
             return Err(StoreError::invalid("name", "invalid_name", "a list needs a name of 1 to 200 characters"));
         }
         let list = ContactList { id: ListId::new(), name: name.into(), member_count: 0, created_at: Timestamp::now() };
-        let mut sql = Sql::new("INSERT INTO lists (id, workspace_id, name, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO lists (id, workspace_id, name, created_at) VALUES (");
         sql.bind(list.id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -38,7 +34,7 @@ impl Store {
     }
 
     async fn query_lists(&self, ws: WorkspaceId, id: Option<ListId>) -> Result<Vec<ContactList>> {
-        let mut sql = Sql::new("SELECT l.id, l.name, (SELECT COUNT(*) FROM list_members m WHERE m.list_id = l.id), l.created_at FROM lists l WHERE l.workspace_id = ");
+        let mut sql = self.sql("SELECT l.id, l.name, (SELECT COUNT(*) FROM list_members m WHERE m.list_id = l.id), l.created_at FROM lists l WHERE l.workspace_id = ");
         sql.bind(ws.to_string());
         if let Some(id) = id {
             sql.push(" AND l.id = ").bind(id.to_string());
@@ -66,7 +62,7 @@ impl Store {
     }
 
     pub async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM lists WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM lists WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("list"));
@@ -79,7 +75,7 @@ impl Store {
         self.get_list(ws, list).await?;
         let mut tx = self.pool.begin().await?;
         for contact in contacts {
-            let mut sql = Sql::new("INSERT INTO list_members (list_id, contact_id, workspace_id, added_at) SELECT ");
+            let mut sql = self.sql("INSERT INTO list_members (list_id, contact_id, workspace_id, added_at) SELECT ");
             sql.bind(list.to_string()).push(", c.id, c.workspace_id, ").bind(Timestamp::now().millis());
             sql.push(" FROM contacts c WHERE c.workspace_id = ")
                 .bind(ws.to_string())
@@ -87,7 +83,7 @@ impl Store {
                 .bind(contact.to_string())
                 .push(" ON CONFLICT DO NOTHING");
             run!(sql, execute(&mut *tx))?;
-            let mut check = Sql::new("SELECT COUNT(*) FROM contacts WHERE workspace_id = ");
+            let mut check = self.sql("SELECT COUNT(*) FROM contacts WHERE workspace_id = ");
             check.bind(ws.to_string()).push(" AND id = ").bind(contact.to_string());
             if run!(check, as (i64,), fetch_one(&mut *tx))?.0 == 0 {
                 return Err(StoreError::NotFound("contact"));
@@ -98,7 +94,7 @@ impl Store {
     }
 
     pub async fn remove_list_member(&self, ws: WorkspaceId, list: ListId, contact: ContactId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM list_members WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM list_members WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND list_id = ").bind(list.to_string()).push(" AND contact_id = ").bind(contact.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("list member"));

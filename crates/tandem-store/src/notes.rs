@@ -3,11 +3,7 @@
 use serde::Serialize;
 use tandem_core::{Actor, ContactId, NoteId, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Note {
@@ -27,7 +23,7 @@ impl Store {
         }
         self.get_contact(ws, contact).await?;
         let note = Note { id: NoteId::new(), contact_id: contact, author: author.label(), body: body.into(), created_at: Timestamp::now() };
-        let mut sql = Sql::new("INSERT INTO notes (id, workspace_id, contact_id, author, body, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO notes (id, workspace_id, contact_id, author, body, created_at) VALUES (");
         sql.bind(note.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(contact.to_string()).push(", ");
         sql.bind(note.author.clone()).push(", ").bind(note.body.clone()).push(", ").bind(note.created_at.millis()).push(")");
         run!(sql, execute(&self.pool))?;
@@ -36,7 +32,7 @@ impl Store {
 
     pub async fn list_notes(&self, ws: WorkspaceId, contact: ContactId) -> Result<Vec<Note>> {
         self.get_contact(ws, contact).await?;
-        let mut sql = Sql::new("SELECT id, author, body, created_at FROM notes WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT id, author, body, created_at FROM notes WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND contact_id = ").bind(contact.to_string()).push(" ORDER BY created_at DESC");
         run!(sql, as (String, String, String, i64), fetch_all(&self.pool))?
             .into_iter()

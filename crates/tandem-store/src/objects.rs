@@ -53,7 +53,7 @@ impl Store {
             name: if name.trim().is_empty() { key.to_string() } else { name.trim().into() },
             created_at: Timestamp::now(),
         };
-        let mut sql = Sql::new("INSERT INTO object_types (id, workspace_id, key, name, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO object_types (id, workspace_id, key, name, created_at) VALUES (");
         sql.bind(t.id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -69,7 +69,7 @@ impl Store {
     }
 
     pub async fn list_object_types(&self, ws: WorkspaceId) -> Result<Vec<ObjectType>> {
-        let mut sql = Sql::new("SELECT id, key, name, created_at FROM object_types WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT id, key, name, created_at FROM object_types WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" ORDER BY key");
         run!(sql, as (String, String, String, i64), fetch_all(&self.pool))?
             .into_iter()
@@ -80,7 +80,7 @@ impl Store {
     }
 
     async fn object_type_id(&self, ws: WorkspaceId, key: &str) -> Result<String> {
-        let mut sql = Sql::new("SELECT id FROM object_types WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT id FROM object_types WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND key = ").bind(key.to_string());
         Ok(run!(sql, as (String,), fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("object type"))?.0)
     }
@@ -100,7 +100,7 @@ impl Store {
         let id = RecordId::new();
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
-        let mut sql = Sql::new("INSERT INTO object_records (id, workspace_id, type_id, data, created_at, updated_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO object_records (id, workspace_id, type_id, data, created_at, updated_at) VALUES (");
         sql.bind(id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -115,7 +115,7 @@ impl Store {
             .push(")");
         run!(sql, execute(&mut *tx))?;
         for c in contacts {
-            let mut sql = Sql::new("INSERT INTO object_associations (record_id, contact_id, workspace_id, created_at) VALUES (");
+            let mut sql = self.sql("INSERT INTO object_associations (record_id, contact_id, workspace_id, created_at) VALUES (");
             sql.bind(id.to_string())
                 .push(", ")
                 .bind(c.to_string())
@@ -131,7 +131,7 @@ impl Store {
     }
 
     async fn query_records(&self, ws: WorkspaceId, build: impl FnOnce(&mut Sql)) -> Result<Vec<ObjectRecord>> {
-        let mut sql = Sql::new(
+        let mut sql = self.sql(
             "SELECT r.id, t.key, r.data, r.created_at, r.updated_at FROM object_records r JOIN object_types t ON t.id = r.type_id WHERE r.workspace_id = ",
         );
         sql.bind(ws.to_string());
@@ -149,7 +149,7 @@ impl Store {
             });
         }
         if !records.is_empty() {
-            let mut sql = Sql::new("SELECT record_id, contact_id FROM object_associations WHERE workspace_id = ");
+            let mut sql = self.sql("SELECT record_id, contact_id FROM object_associations WHERE workspace_id = ");
             sql.bind(ws.to_string())
                 .push(" AND record_id IN (")
                 .bind_list(records.iter().map(|r| r.id.to_string()))
@@ -200,7 +200,7 @@ impl Store {
 
     pub async fn update_record(&self, ws: WorkspaceId, id: RecordId, data: Map<String, Value>) -> Result<ObjectRecord> {
         let text = check_data(&data)?;
-        let mut sql = Sql::new("UPDATE object_records SET data = ");
+        let mut sql = self.sql("UPDATE object_records SET data = ");
         sql.bind(text)
             .push(", updated_at = ")
             .bind(Timestamp::now().millis())
@@ -215,7 +215,7 @@ impl Store {
     }
 
     pub async fn delete_record(&self, ws: WorkspaceId, id: RecordId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM object_records WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM object_records WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("record"));
@@ -226,7 +226,7 @@ impl Store {
     pub async fn associate_record(&self, ws: WorkspaceId, id: RecordId, contact: ContactId) -> Result<ObjectRecord> {
         self.get_record(ws, id).await?;
         self.get_contact(ws, contact).await?;
-        let mut sql = Sql::new("INSERT INTO object_associations (record_id, contact_id, workspace_id, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO object_associations (record_id, contact_id, workspace_id, created_at) VALUES (");
         sql.bind(id.to_string())
             .push(", ")
             .bind(contact.to_string())
@@ -240,7 +240,7 @@ impl Store {
     }
 
     pub async fn dissociate_record(&self, ws: WorkspaceId, id: RecordId, contact: ContactId) -> Result<ObjectRecord> {
-        let mut sql = Sql::new("DELETE FROM object_associations WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM object_associations WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND record_id = ").bind(id.to_string()).push(" AND contact_id = ").bind(contact.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("association"));

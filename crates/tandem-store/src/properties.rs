@@ -3,11 +3,7 @@
 use serde::Serialize;
 use tandem_core::{PropertyDefinition, PropertyId, PropertyKey, PropertyKind, Timestamp, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Property {
@@ -85,7 +81,7 @@ impl Store {
         let p =
             Property { id: PropertyId::new(), key: key.to_string(), label, kind, options: clean, required, created_at: Timestamp::now() };
         let mut sql =
-            Sql::new("INSERT INTO property_definitions (id, workspace_id, key, label, kind, options, required, created_at) VALUES (");
+            self.sql("INSERT INTO property_definitions (id, workspace_id, key, label, kind, options, required, created_at) VALUES (");
         sql.bind(p.id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -108,7 +104,7 @@ impl Store {
 
     pub async fn list_properties(&self, ws: WorkspaceId) -> Result<Vec<Property>> {
         let mut sql =
-            Sql::new("SELECT id, key, label, kind, options, required, created_at FROM property_definitions WHERE workspace_id = ");
+            self.sql("SELECT id, key, label, kind, options, required, created_at FROM property_definitions WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" ORDER BY created_at, id");
         run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect()
     }
@@ -121,12 +117,12 @@ impl Store {
     /// Deletes a definition and every stored value of it.
     pub async fn delete_property(&self, ws: WorkspaceId, key: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let mut sql = Sql::new("DELETE FROM property_definitions WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM property_definitions WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND key = ").bind(key.to_string());
         if run!(sql, execute(&mut *tx))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("property"));
         }
-        let mut sql = Sql::new("DELETE FROM contact_values WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM contact_values WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND key = ").bind(key.to_string());
         run!(sql, execute(&mut *tx))?;
         tx.commit().await?;

@@ -1,10 +1,15 @@
-//! A small SQL builder that numbers placeholders `$1, $2, ...` (understood by both SQLite and
-//! PostgreSQL through sqlx) while values are bound in the same order.
+//! A small SQL builder that writes each placeholder in its database's style while values are bound
+//! in the same order: `$1, $2, ...` for PostgreSQL, anonymous `?` for SQLite. (SQLite also reads
+//! `$N`, but it resolves named and numbered parameters by a linear search per parameter: a
+//! 7,500-parameter batch insert then spends ~200 ms in the parser instead of ~1 ms.)
 
 use sqlx::any::{Any, AnyArguments};
 use sqlx::{Arguments, Encode, Type};
 
+use crate::Backend;
+
 pub(crate) struct Sql {
+    backend: Backend,
     text: String,
     args: AnyArguments<'static>,
     count: usize,
@@ -12,8 +17,8 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    pub fn new(text: &str) -> Self {
-        Self { text: text.to_string(), args: AnyArguments::default(), count: 0, error: None }
+    pub fn new(backend: Backend, text: &str) -> Self {
+        Self { backend, text: text.to_string(), args: AnyArguments::default(), count: 0, error: None }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -27,8 +32,13 @@ impl Sql {
         T: 'static + Send + Encode<'static, Any> + Type<Any>,
     {
         self.count += 1;
-        self.text.push('$');
-        self.text.push_str(&self.count.to_string());
+        match self.backend {
+            Backend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.count.to_string());
+            }
+            Backend::Sqlite => self.text.push('?'),
+        }
         if let Err(e) = self.args.add(value) {
             self.error.get_or_insert(e.to_string());
         }

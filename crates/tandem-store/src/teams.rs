@@ -3,11 +3,7 @@
 use serde::Serialize;
 use tandem_core::{TeamId, Timestamp, UserId, WorkspaceId};
 
-use crate::{
-    error::corrupt,
-    sql::{run, Sql},
-    Result, Store, StoreError,
-};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Team {
@@ -24,7 +20,7 @@ impl Store {
             return Err(StoreError::invalid("name", "invalid_name", "a team needs a name of 1 to 100 characters"));
         }
         let team = Team { id: TeamId::new(), name: name.into(), member_ids: vec![], created_at: Timestamp::now() };
-        let mut sql = Sql::new("INSERT INTO teams (id, workspace_id, name, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO teams (id, workspace_id, name, created_at) VALUES (");
         sql.bind(team.id.to_string())
             .push(", ")
             .bind(ws.to_string())
@@ -38,7 +34,7 @@ impl Store {
     }
 
     pub async fn list_teams(&self, ws: WorkspaceId) -> Result<Vec<Team>> {
-        let mut sql = Sql::new("SELECT t.id, t.name, t.created_at, m.user_id FROM teams t LEFT JOIN team_members m ON m.team_id = t.id WHERE t.workspace_id = ");
+        let mut sql = self.sql("SELECT t.id, t.name, t.created_at, m.user_id FROM teams t LEFT JOIN team_members m ON m.team_id = t.id WHERE t.workspace_id = ");
         sql.bind(ws.to_string()).push(" ORDER BY t.created_at, t.id");
         let rows = run!(sql, as (String, String, i64, Option<String>), fetch_all(&self.pool))?;
         let mut teams: Vec<Team> = Vec::new();
@@ -59,7 +55,7 @@ impl Store {
     }
 
     pub async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM teams WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM teams WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("team"));
@@ -71,14 +67,14 @@ impl Store {
     pub async fn add_team_member(&self, ws: WorkspaceId, team: TeamId, user: UserId) -> Result<Team> {
         self.get_user(ws, user).await?;
         self.get_team(ws, team).await?;
-        let mut sql = Sql::new("INSERT INTO team_members (team_id, user_id, workspace_id) VALUES (");
+        let mut sql = self.sql("INSERT INTO team_members (team_id, user_id, workspace_id) VALUES (");
         sql.bind(team.to_string()).push(", ").bind(user.to_string()).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
         run!(sql, execute(&self.pool))?;
         self.get_team(ws, team).await
     }
 
     pub async fn remove_team_member(&self, ws: WorkspaceId, team: TeamId, user: UserId) -> Result<Team> {
-        let mut sql = Sql::new("DELETE FROM team_members WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM team_members WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND team_id = ").bind(team.to_string()).push(" AND user_id = ").bind(user.to_string());
         run!(sql, execute(&self.pool))?;
         self.get_team(ws, team).await

@@ -6,7 +6,7 @@ use tandem_core::{Actor, ActorKind, Email, Role, Timestamp, UserId, WorkspaceId}
 use crate::{
     error::corrupt,
     secret::{digest, hash_password, verify_password},
-    sql::{run, Sql},
+    sql::run,
     Result, Secret, Store, StoreError,
 };
 
@@ -76,7 +76,7 @@ impl Store {
             created_at: Timestamp::now(),
         };
         let hash = hash_password(&new.password)?;
-        let mut sql = Sql::new("INSERT INTO users (id, workspace_id, email, name, password_hash, role, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO users (id, workspace_id, email, name, password_hash, role, created_at) VALUES (");
         sql.bind(user.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(user.email.clone()).push(", ");
         sql.bind(user.name.clone())
             .push(", ")
@@ -92,19 +92,19 @@ impl Store {
     }
 
     pub async fn list_users(&self, ws: WorkspaceId) -> Result<Vec<User>> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM users WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" ORDER BY created_at");
         run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect()
     }
 
     pub async fn get_user(&self, ws: WorkspaceId, id: UserId) -> Result<User> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM users WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("user"))?.try_into()
     }
 
     pub async fn set_user_role(&self, ws: WorkspaceId, id: UserId, role: Role) -> Result<User> {
-        let mut sql = Sql::new("UPDATE users SET role = ");
+        let mut sql = self.sql("UPDATE users SET role = ");
         sql.bind(role.as_str()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
@@ -113,7 +113,7 @@ impl Store {
     }
 
     pub async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM users WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM users WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
@@ -127,7 +127,7 @@ impl Store {
     pub async fn login(&self, workspace: Option<WorkspaceId>, email: &str, password: &str, ttl_hours: i64) -> Result<(String, User)> {
         let refused = || StoreError::Refused { code: "invalid_credentials", message: "e-mail or password is wrong".into() };
         let email: Email = email.parse().map_err(|_| refused())?;
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = "));
         sql.bind(email.to_string());
         if let Some(ws) = workspace {
             sql.push(" AND workspace_id = ").bind(ws.to_string());
@@ -157,7 +157,7 @@ impl Store {
         .try_into()?;
         let token = Secret::generate("tdm_s_");
         let now = Timestamp::now();
-        let mut sql = Sql::new("INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES (");
         sql.bind(token.digest).push(", ").bind(user.id.to_string()).push(", ").bind(user.workspace_id.to_string()).push(", ");
         sql.bind(now.millis()).push(", ").bind(now.plus_millis(ttl_hours * 3_600_000).millis()).push(")");
         run!(sql, execute(&self.pool))?;
@@ -167,7 +167,7 @@ impl Store {
     /// The actor behind a session token, if the session exists and has not expired.
     pub async fn session_actor(&self, token: &str) -> Result<Option<Actor>> {
         let mut sql =
-            Sql::new("SELECT u.id, u.workspace_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ");
+            self.sql("SELECT u.id, u.workspace_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ");
         sql.bind(digest(token)).push(" AND s.expires_at > ").bind(Timestamp::now().millis());
         let row: Option<(String, String, String)> = run!(sql, as (String, String, String), fetch_optional(&self.pool))?;
         row.map(|(id, ws, role)| {
@@ -181,7 +181,7 @@ impl Store {
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM sessions WHERE token_hash = ");
+        let mut sql = self.sql("DELETE FROM sessions WHERE token_hash = ");
         sql.bind(digest(token));
         run!(sql, execute(&self.pool))?;
         Ok(())

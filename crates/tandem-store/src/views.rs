@@ -67,12 +67,12 @@ impl Store {
         let id = ViewId::new();
         let mut tx = self.pool.begin().await?;
         if is_default {
-            let mut sql = Sql::new("UPDATE saved_views SET is_default = 0 WHERE workspace_id = ");
+            let mut sql = self.sql("UPDATE saved_views SET is_default = 0 WHERE workspace_id = ");
             sql.bind(ws.to_string());
             push_scope(&mut sql, owner);
             run!(sql, execute(&mut *tx))?;
         }
-        let mut sql = Sql::new(&format!("INSERT INTO saved_views ({COLUMNS}, workspace_id) VALUES ("));
+        let mut sql = self.sql(&format!("INSERT INTO saved_views ({COLUMNS}, workspace_id) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(name.to_string()).push(", ").bind(owner.map(|o| o.to_string())).push(", ");
         sql.bind(serde_json::to_string(filter).unwrap_or_default())
             .push(", ")
@@ -86,7 +86,7 @@ impl Store {
 
     /// Workspace views and `user`'s personal views.
     pub async fn list_views(&self, ws: WorkspaceId, user: Option<UserId>) -> Result<Vec<SavedView>> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM saved_views WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM saved_views WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND (owner_user_id IS NULL");
         if let Some(u) = user {
             sql.push(" OR owner_user_id = ").bind(u.to_string());
@@ -109,7 +109,7 @@ impl Store {
 
     /// Deletes a view of the given scope (`owner` `None`: a workspace view).
     pub async fn delete_view(&self, ws: WorkspaceId, owner: Option<UserId>, id: ViewId) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM saved_views WHERE workspace_id = ");
+        let mut sql = self.sql("DELETE FROM saved_views WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         push_scope(&mut sql, owner);
         if run!(sql, execute(&self.pool))?.rows_affected() == 0 {

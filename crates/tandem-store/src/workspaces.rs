@@ -3,7 +3,7 @@
 use serde::Serialize;
 use tandem_core::{Timestamp, WorkspaceId};
 
-use crate::{error::corrupt, sql::run, sql::Sql, Result, Store, StoreError};
+use crate::{error::corrupt, sql::run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Workspace {
@@ -52,7 +52,7 @@ impl Store {
         }
         let country = default_country.map(parse_country).transpose()?;
         let ws = Workspace { id: WorkspaceId::new(), name: name.to_string(), default_country: country, created_at: Timestamp::now() };
-        let mut sql = Sql::new("INSERT INTO workspaces (id, name, default_country, created_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO workspaces (id, name, default_country, created_at) VALUES (");
         sql.bind(ws.id.to_string())
             .push(", ")
             .bind(ws.name.clone())
@@ -66,13 +66,13 @@ impl Store {
     }
 
     pub async fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace> {
-        let mut sql = Sql::new("SELECT id, name, default_country, created_at FROM workspaces WHERE id = ");
+        let mut sql = self.sql("SELECT id, name, default_country, created_at FROM workspaces WHERE id = ");
         sql.bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("workspace"))?.try_into()
     }
 
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
-        let sql = Sql::new("SELECT id, name, default_country, created_at FROM workspaces ORDER BY created_at");
+        let sql = self.sql("SELECT id, name, default_country, created_at FROM workspaces ORDER BY created_at");
         run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -87,7 +87,7 @@ impl Store {
             Some(None) => None,
             None => current.default_country,
         };
-        let mut sql = Sql::new("UPDATE workspaces SET name = ");
+        let mut sql = self.sql("UPDATE workspaces SET name = ");
         sql.bind(name).push(", default_country = ").bind(country).push(" WHERE id = ").bind(id.to_string());
         run!(sql, execute(&self.pool))?;
         self.get_workspace(id).await

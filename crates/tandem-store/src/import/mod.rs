@@ -15,7 +15,7 @@ use tandem_core::{ContactId, Timestamp, ValidationError, WorkspaceId};
 
 use crate::{
     contacts::{insert_values, ContactDraft, DraftRules, INSERT_COLUMNS},
-    sql::{run, Sql},
+    sql::run,
     Result, Store, StoreError,
 };
 use mapping::Target;
@@ -282,7 +282,7 @@ impl Store {
         let mut found = HashMap::new();
         for (column, values, prefix) in [("email", emails, "e:"), ("phone", phones, "p:")] {
             for chunk in values.chunks(500) {
-                let mut sql = Sql::new(&format!("SELECT id, {column} FROM contacts WHERE workspace_id = "));
+                let mut sql = self.sql(&format!("SELECT id, {column} FROM contacts WHERE workspace_id = "));
                 sql.bind(ws.to_string()).push(&format!(" AND {column} IN (")).bind_list(chunk.to_vec()).push(")");
                 for (id, value) in run!(sql, as (String, String), fetch_all(&self.pool))? {
                     found.insert(format!("{prefix}{value}"), id.parse().map_err(crate::error::corrupt("contact id"))?);
@@ -307,7 +307,7 @@ impl Store {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
         for chunk in plan.creates.chunks(500) {
-            let mut sql = Sql::new(&format!("INSERT INTO contacts ({INSERT_COLUMNS}) VALUES "));
+            let mut sql = self.sql(&format!("INSERT INTO contacts ({INSERT_COLUMNS}) VALUES "));
             for (i, (id, d, _)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
@@ -322,9 +322,9 @@ impl Store {
             ))?;
         }
         let values: Vec<_> = plan.creates.iter().map(|(id, d, _)| (*id, &d.properties)).collect();
-        insert_values(&mut tx, ws, &values).await?;
+        insert_values(self, &mut tx, ws, &values).await?;
         for (id, d, _) in &updates {
-            crate::contacts::write_existing(&mut tx, ws, *id, d).await?;
+            crate::contacts::write_existing(self, &mut tx, ws, *id, d).await?;
         }
         let label_ids = &label_ids;
         let links: Vec<(String, &String)> = plan
@@ -334,7 +334,7 @@ impl Store {
             .flat_map(|(id, _, labels)| labels.iter().map(move |l| (id.to_string(), &label_ids[l])))
             .collect();
         for chunk in links.chunks(1000) {
-            let mut sql = Sql::new("INSERT INTO contact_labels (contact_id, label_id, workspace_id) VALUES ");
+            let mut sql = self.sql("INSERT INTO contact_labels (contact_id, label_id, workspace_id) VALUES ");
             for (i, (cid, lid)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
