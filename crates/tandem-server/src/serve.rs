@@ -60,6 +60,12 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.server.bind.clone(), source })?;
         let addr = listener.local_addr()?;
+        // Answers go out at once rather than waiting on Nagle's algorithm for the client's ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         if config.workers.enabled {

@@ -388,8 +388,11 @@ impl Store {
                 contacts[i].labels.push(name);
             }
         }
-        let mut sql = self.sql("SELECT contact_id, key, value_text, value_number FROM contact_values WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND contact_id IN (").bind_list(ids).push(")");
+        // The ids come from a workspace-scoped query already. A `workspace_id = ?` term here would
+        // invite the planner onto the (workspace_id, key, ...) indexes and a scan of every value of
+        // the workspace (120 ms at 100,000 contacts) instead of 50 probes by contact id.
+        let mut sql = self.sql("SELECT contact_id, key, value_text, value_number FROM contact_values WHERE contact_id IN (");
+        sql.bind_list(ids).push(")");
         let mut values: HashMap<(usize, String), StoredValue> = HashMap::new();
         for (cid, key, text, number) in run!(sql, as (String, String, String, Option<f64>), fetch_all(&self.pool))? {
             if let Some(&i) = index.get(&cid) {

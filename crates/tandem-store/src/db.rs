@@ -84,6 +84,22 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Brings PostgreSQL's planner statistics up to date after a bulk write. Without it, a table
+    /// analysed while small keeps being scanned sequentially as an import grows it (each lookup of a
+    /// batch's e-mails then costs 300 ms at 20,000 contacts instead of a few index probes).
+    /// SQLite gets the same, sampled, so its planner learns that `workspace_id` is not selective.
+    pub(crate) async fn refresh_statistics(&self) -> Result<()> {
+        let statements: &[&str] = match self.backend {
+            Backend::Postgres => &["ANALYZE contacts", "ANALYZE contact_values", "ANALYZE contact_labels"],
+            Backend::Sqlite => &["PRAGMA analysis_limit = 1000", "ANALYZE contacts", "ANALYZE contact_values", "ANALYZE contact_labels"],
+        };
+        let mut conn = self.pool.acquire().await?;
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
     /// A statement builder with this database's placeholders.
     pub(crate) fn sql(&self, text: &str) -> crate::sql::Sql {
         crate::sql::Sql::new(self.backend, text)

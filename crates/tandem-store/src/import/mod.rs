@@ -173,6 +173,7 @@ impl Store {
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut known: Vec<Known> = Vec::new();
         let mut done = 0usize;
+        let (mut created_since_analyze, mut analyzed_at) = (0usize, 0usize);
         progress(0, total);
 
         while let Some(batch) = rx.recv().await {
@@ -263,13 +264,24 @@ impl Store {
                 plan.add(id, draft, labels, !(is_new_in_file || created_in_this_batch));
             }
             if !options.dry_run {
+                let written = plan.creates.len();
                 self.write_batch(ws, plan, &rules).await?;
+                created_since_analyze += written;
+                // Re-analyse each time the table may have grown several-fold (a handful of times per import).
+                if created_since_analyze >= 1000 && created_since_analyze >= 3 * analyzed_at {
+                    self.refresh_statistics().await?;
+                    analyzed_at += created_since_analyze;
+                    created_since_analyze = 0;
+                }
             }
             progress(done, total);
         }
         reader_task.await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if columns.is_empty() {
             return Err(read_error(reader::ReadError::Empty));
+        }
+        if created_since_analyze > 0 {
+            self.refresh_statistics().await?;
         }
         report.issues.sort_by_key(|i| i.row);
         Ok(report)
