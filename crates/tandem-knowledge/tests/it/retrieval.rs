@@ -1,0 +1,124 @@
+use tandem_knowledge::{
+    chunk,
+    index::{ActiveSource, ChunkRecord, KnowledgeIndex},
+    lexical,
+};
+
+use crate::embedder;
+
+const SOURCES: &[(&str, &str)] = &[
+    ("shipping.md", include_str!("../../../../fixtures/kb/lumen/shipping.md")),
+    ("returns.md", include_str!("../../../../fixtures/kb/lumen/returns.md")),
+    ("warranty.md", include_str!("../../../../fixtures/kb/lumen/warranty.md")),
+    ("products.md", include_str!("../../../../fixtures/kb/lumen/products.md")),
+    ("contact.md", include_str!("../../../../fixtures/kb/lumen/contact.md")),
+    ("livraison_fr.md", include_str!("../../../../fixtures/kb/lumen/livraison_fr.md")),
+    ("retours_fr.md", include_str!("../../../../fixtures/kb/lumen/retours_fr.md")),
+    ("entretien_fr.md", include_str!("../../../../fixtures/kb/lumen/entretien_fr.md")),
+];
+
+fn index_source(index: &KnowledgeIndex, agent: &str, name: &str, version: i64, text: &str) {
+    let chunks = chunk::split(text);
+    let texts: Vec<String> = chunks.iter().map(|c| c.indexed_text()).collect();
+    let dense = embedder().embed_passages(&texts).unwrap();
+    let points = chunks
+        .iter()
+        .zip(dense)
+        .map(|(c, d)| {
+            let record = ChunkRecord {
+                workspace_id: "ws".into(),
+                agent_id: agent.into(),
+                source_id: name.into(),
+                source_name: name.into(),
+                version,
+                chunk: c.number,
+                location: c.headings.last().cloned(),
+                text: c.indexed_text(),
+            };
+            (record, d, lexical::passage_vector(&c.indexed_text()))
+        })
+        .collect();
+    index.upsert(points).unwrap();
+}
+
+fn search(index: &KnowledgeIndex, agent: &str, active: &[ActiveSource], q: &str, k: usize) -> Vec<String> {
+    let dense = embedder().embed_query(q).unwrap();
+    index.search("ws", agent, active, dense, &lexical::query_vector(q), k).unwrap().into_iter().map(|h| h.record.source_id).collect()
+}
+
+fn active(names: &[&str]) -> Vec<ActiveSource> {
+    names.iter().map(|n| ActiveSource { source_id: n.to_string(), version: 1 }).collect()
+}
+
+/// Each question's answer source is among the first three results.
+#[test]
+fn questions_in_english_and_french_find_their_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = KnowledgeIndex::open(dir.path()).unwrap();
+    for (name, text) in SOURCES {
+        index_source(&index, "support", name, 1, text);
+    }
+    let all = active(&SOURCES.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    let cases: &[(&str, &[&str])] = &[
+        ("How much does express delivery cost?", &["shipping.md", "livraison_fr.md"]),
+        ("Do you ship to Switzerland?", &["shipping.md", "livraison_fr.md"]),
+        ("Can I return a lamp I bought three weeks ago?", &["returns.md", "retours_fr.md"]),
+        ("How long is the warranty on LED bulbs?", &["warranty.md"]),
+        ("Is a broken glass shade covered?", &["warranty.md"]),
+        ("What is the price of the LX-450?", &["products.md"]),
+        ("Which socket do your lamps use?", &["products.md"]),
+        ("When is the showroom open?", &["contact.md"]),
+        ("Do hotels get a discount?", &["contact.md"]),
+        ("Quel est le délai de livraison en France ?", &["livraison_fr.md", "shipping.md"]),
+        ("Combien coûte la livraison express ?", &["livraison_fr.md", "shipping.md"]),
+        ("Puis-je retourner une lampe sur mesure ?", &["retours_fr.md", "returns.md"]),
+        ("Sous combien de jours suis-je remboursé ?", &["retours_fr.md", "returns.md"]),
+        ("Comment nettoyer le laiton ?", &["entretien_fr.md"]),
+        ("Quelle est la durée de la garantie ?", &["warranty.md"]),
+        ("Quel est le numéro de téléphone du service client ?", &["contact.md"]),
+    ];
+    let mut misses = Vec::new();
+    for (q, expected) in cases {
+        let top = search(&index, "support", &all, q, 3);
+        if !top.iter().any(|s| expected.contains(&s.as_str())) {
+            misses.push(format!("{q} -> {top:?}"));
+        }
+    }
+    assert!(misses.is_empty(), "{} of {} missed:\n{}", misses.len(), cases.len(), misses.join("\n"));
+    // Another agent's search sees none of it.
+    assert!(search(&index, "sales", &all, "warranty", 5).is_empty());
+}
+
+/// A new version is invisible until activated; then the old one disappears; both survive a reopen.
+#[test]
+fn versions_switch_atomically_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = KnowledgeIndex::open(dir.path()).unwrap();
+        index_source(&index, "support", "policy", 1, "# Returns\n\nReturns are accepted within 30 days.");
+        index_source(&index, "support", "policy", 2, "# Returns\n\nReturns are accepted within 60 days.");
+        let v1 = [ActiveSource { source_id: "policy".into(), version: 1 }];
+        let v2 = [ActiveSource { source_id: "policy".into(), version: 2 }];
+        let texts = |active: &[ActiveSource]| -> Vec<String> {
+            let q = "How many days to return?";
+            index
+                .search("ws", "support", active, embedder().embed_query(q).unwrap(), &lexical::query_vector(q), 5)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.record.text)
+                .collect()
+        };
+        assert_eq!(texts(&v1), ["# Returns\n\nReturns are accepted within 30 days."]);
+        assert_eq!(texts(&v2), ["# Returns\n\nReturns are accepted within 60 days."]);
+        index.delete_source("policy", Some(2)).unwrap();
+        assert!(texts(&v1).is_empty());
+        index.flush().unwrap();
+    }
+    let index = KnowledgeIndex::open(dir.path()).unwrap();
+    let v2 = [ActiveSource { source_id: "policy".into(), version: 2 }];
+    let q = "return days";
+    let hits = index.search("ws", "support", &v2, embedder().embed_query(q).unwrap(), &lexical::query_vector(q), 5).unwrap();
+    assert_eq!(hits.len(), 1);
+    index.delete_source("policy", None).unwrap();
+    assert!(index.search("ws", "support", &v2, embedder().embed_query(q).unwrap(), &lexical::query_vector(q), 5).unwrap().is_empty());
+}
