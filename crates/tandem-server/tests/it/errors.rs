@@ -26,8 +26,9 @@ async fn bad_requests_get_clear_errors() {
     let (status, body) =
         json(app.send(Method::POST, "/api/v1/contacts", k, json!({"email": "nope", "phone": "12", "colour": "red"})).await).await;
     assert_eq!(status, 422, "{body}");
-    let codes: Vec<&str> = body["error"]["details"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["unknown_field", "invalid_email", "invalid_phone"]);
+    let mut codes: Vec<&str> = body["error"]["details"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    codes.sort();
+    assert_eq!(codes, ["invalid_email", "invalid_phone", "unknown_field"]);
     assert_error(&json(app.get("/api/v1/contacts?where=plan", k).await).await, 422, "invalid_filter");
     assert_error(&json(app.get("/api/v1/contacts?sort=password", k).await).await, 422, "invalid_sort");
     assert_error(&json(app.get("/api/v1/contacts?limit=ten", k).await).await, 400, "invalid_parameter");
