@@ -81,11 +81,6 @@ impl Store {
     }
 
     pub async fn delete_channel(&self, ws: WorkspaceId, id: ChannelId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM channels WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("channel"));
-        }
-        Ok(())
+        self.delete_scoped("channels", ws, &id.to_string(), "channel").await
     }
 }

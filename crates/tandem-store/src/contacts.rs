@@ -347,12 +347,7 @@ impl Store {
     }
 
     pub async fn delete_contact(&self, ws: WorkspaceId, id: ContactId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM contacts WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("contact"));
-        }
-        Ok(())
+        self.delete_scoped("contacts", ws, &id.to_string(), "contact").await
     }
 
     /// Contacts matching `filter`, sorted, one page.

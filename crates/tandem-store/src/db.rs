@@ -100,6 +100,24 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes row `id` of `table` in workspace `ws` (rows it owns go with it, by cascade);
+    /// `NotFound(what)` when the workspace has no such row.
+    pub(crate) async fn delete_scoped(
+        &self,
+        table: &'static str,
+        ws: tandem_core::WorkspaceId,
+        id: &str,
+        what: &'static str,
+    ) -> Result<()> {
+        let mut sql = self.sql(&format!("DELETE FROM {table} WHERE workspace_id = "));
+        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        let (text, args) = sql.into_parts()?;
+        if sqlx::query_with(&text, args).execute(&self.pool).await?.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound(what));
+        }
+        Ok(())
+    }
+
     /// A statement builder with this database's placeholders.
     pub(crate) fn sql(&self, text: &str) -> crate::sql::Sql {
         crate::sql::Sql::new(self.backend, text)

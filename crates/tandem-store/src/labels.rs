@@ -50,12 +50,7 @@ impl Store {
     }
 
     pub async fn delete_label(&self, ws: WorkspaceId, id: LabelId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM labels WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("label"));
-        }
-        Ok(())
+        self.delete_scoped("labels", ws, &id.to_string(), "label").await
     }
 
     /// Id of the label called `name`, created if missing.

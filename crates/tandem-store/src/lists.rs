@@ -62,12 +62,7 @@ impl Store {
     }
 
     pub async fn delete_list(&self, ws: WorkspaceId, id: ListId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM lists WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("list"));
-        }
-        Ok(())
+        self.delete_scoped("lists", ws, &id.to_string(), "list").await
     }
 
     /// Adds contacts to a list; every contact must belong to the workspace, or nothing is added.

@@ -215,12 +215,7 @@ impl Store {
     }
 
     pub async fn delete_record(&self, ws: WorkspaceId, id: RecordId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM object_records WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("record"));
-        }
-        Ok(())
+        self.delete_scoped("object_records", ws, &id.to_string(), "record").await
     }
 
     pub async fn associate_record(&self, ws: WorkspaceId, id: RecordId, contact: ContactId) -> Result<ObjectRecord> {

@@ -55,12 +55,7 @@ impl Store {
     }
 
     pub async fn delete_team(&self, ws: WorkspaceId, id: TeamId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM teams WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("team"));
-        }
-        Ok(())
+        self.delete_scoped("teams", ws, &id.to_string(), "team").await
     }
 
     /// Adds a user of the same workspace to a team (idempotent).

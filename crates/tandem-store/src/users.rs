@@ -113,12 +113,7 @@ impl Store {
     }
 
     pub async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<()> {
-        let mut sql = self.sql("DELETE FROM users WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        Ok(())
+        self.delete_scoped("users", ws, &id.to_string(), "user").await
     }
 
     /// Checks e-mail and password and opens a session. The same error answers an unknown e-mail and
