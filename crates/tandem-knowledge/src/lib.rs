@@ -6,6 +6,7 @@
 //! Qdrant engine embedded in-process). Search fuses the dense and the lexical rankings by reciprocal
 //! rank. No HTTP and no SQL here: the server and the store decide when to call this.
 
+pub mod accept;
 pub mod chunk;
 pub mod embed;
 mod error;
