@@ -175,9 +175,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut md = String::new();
     writeln!(md, "# Benchmarks\n")?;
     writeln!(md, "Measured by `tandem bench` on {}, {}.", machine(), time::OffsetDateTime::now_utc().date())?;
+    let pg_note = if args.postgres.is_some() { " with a PostgreSQL server URL (`--postgres` or `TANDEM_BENCH_POSTGRES_URL`)" } else { "" };
     writeln!(
         md,
-        "Command: `{}`\n",
+        "Command: `{}`{pg_note}\n",
         std::env::args().collect::<Vec<_>>().join(" ").replace(&*std::env::current_exe()?.to_string_lossy(), "tandem")
     )?;
     writeln!(md, "| what | figure | target |")?;
