@@ -3,6 +3,8 @@
 
 mod bench;
 mod demo;
+mod eval;
+mod kb;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -44,8 +46,18 @@ enum Command {
         #[command(subcommand)]
         command: ContactsCommand,
     },
+    /// Agents' knowledge bases: add sources, follow ingestion, search.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
+    /// Measure an agent on cases replayed through the real pipeline and model.
+    Eval(eval::EvalArgs),
     /// Measure performance and write BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Parse one file and print it as JSON (the isolated parser the server starts; not for people).
+    #[command(hide = true)]
+    ParseWorker { file: PathBuf, name: String, max_pages: usize },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +138,9 @@ async fn open_store(config: &Config) -> Result<Store> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Command::ParseWorker { file, name, max_pages } = &cli.command {
+        std::process::exit(tandem_knowledge::parse::isolate::worker_main(file, name, *max_pages));
+    }
     let config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     match cli.command {
         Command::Serve { demo } => {
@@ -196,7 +211,10 @@ async fn main() -> Result<()> {
                 println!("row {}\t{}\t{}\t{}", issue.row, issue.column.as_deref().unwrap_or("-"), issue.code, issue.message);
             }
         }
+        Command::Kb { command } => kb::run(command, &open_store(&config).await?, &config).await?,
+        Command::Eval(args) => eval::run(args, &config).await?,
         Command::Bench(args) => bench::run(args).await?,
+        Command::ParseWorker { .. } => unreachable!("handled before the runtime work starts"),
     }
     Ok(())
 }

@@ -16,7 +16,25 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub workers: WorkerConfig,
+    pub knowledge: KnowledgeConfig,
+    pub llm: crate::llm::LlmConfig,
+    pub credits: CreditsConfig,
     pub log: LogConfig,
+}
+
+/// The AI credits a new workspace's plan grants (smart replies and the writing assistant spend
+/// them); an admin changes a workspace's plan over the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreditsConfig {
+    pub allowance_per_cycle: i64,
+    pub cycle_days: i64,
+}
+
+impl Default for CreditsConfig {
+    fn default() -> Self {
+        Self { allowance_per_cycle: 1000, cycle_days: 30 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +76,36 @@ pub struct WorkerConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct KnowledgeConfig {
+    /// Where the embedded vector index (qdrant-edge) and parser scratch files live.
+    pub data_dir: PathBuf,
+    /// Embedding model: `e5` (multilingual-e5-small, default) or `minilm` (English fallback).
+    pub model: String,
+    /// Directory of the ONNX model and its tokenizer; default: `TANDEM_E5_DIR` (or
+    /// `TANDEM_MINILM_DIR`) as `scripts/models/fetch` prints them.
+    pub model_dir: Option<PathBuf>,
+    /// The ONNX Runtime library; default: `ORT_DYLIB_PATH`.
+    pub onnxruntime: Option<PathBuf>,
+    /// Sources per knowledge base (PRODUCT.md §2: 10).
+    pub max_sources: usize,
+    /// Bytes per knowledge base, all sources together (20 MB).
+    pub max_total_bytes: u64,
+    /// Pages per PDF (1,000).
+    pub max_pages: usize,
+    /// Wall time a parser child may take on one file, in seconds.
+    pub parse_timeout_seconds: u64,
+    /// Address space a parser child may use, in MiB.
+    pub parse_memory_mb: u64,
+    /// The parser program (default: this executable, run as `tandem parse-worker`).
+    pub parser_program: Option<PathBuf>,
+    /// Time allowed to fetch a web source, in seconds.
+    pub fetch_timeout_seconds: u64,
+    /// Let web sources point at loopback and private addresses (tests, intranets).
+    pub allow_private_urls: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `pretty` for people, `json` for log collectors.
     pub format: String,
@@ -86,6 +134,25 @@ impl Default for AuthConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self { enabled: true, poll_interval_ms: 250, lease_seconds: 300 }
+    }
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: ".data/knowledge".into(),
+            model: "e5".into(),
+            model_dir: None,
+            onnxruntime: None,
+            max_sources: 10,
+            max_total_bytes: 20 * 1000 * 1000,
+            max_pages: 1000,
+            parse_timeout_seconds: 120,
+            parse_memory_mb: 2048,
+            parser_program: None,
+            fetch_timeout_seconds: 30,
+            allow_private_urls: false,
+        }
     }
 }
 

@@ -53,4 +53,8 @@ typed_id!(
     ViewId,
     JobId,
     AuditId,
+    /// An AI agent: its instructions, knowledge base and channels.
+    AgentId,
+    /// One file or URL in an agent's knowledge base.
+    SourceId,
 );

@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod email;
 pub mod filter;
 pub mod ids;
+pub mod llm;
 pub mod phone;
 pub mod property;
 pub mod role;

@@ -6,7 +6,8 @@
 use std::io::{Cursor, Read};
 
 /// What a source is, as read from its bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Pdf,
     Xlsx,
@@ -29,6 +30,21 @@ impl Default for Limits {
     /// PRODUCT.md §2: up to 10 files, 20 MB in total, 1,000 pages per file.
     fn default() -> Self {
         Self { max_sources: 10, max_total_bytes: 20 * 1000 * 1000, max_pages: 1000 }
+    }
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Xlsx => "xlsx",
+            Self::Xls => "xls",
+            Self::Ods => "ods",
+            Self::Csv => "csv",
+            Self::Html => "html",
+            Self::Markdown => "markdown",
+            Self::Text => "text",
+        }
     }
 }
 

@@ -74,6 +74,45 @@ pub fn split(text: &str) -> Vec<Chunk> {
         .collect()
 }
 
+/// A chunk of a parsed source, ready to embed and index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    /// Position in the source, from 0.
+    pub number: usize,
+    /// The text as embedded and shown: heading path or sheet rows first, then the chunk.
+    pub text: String,
+    /// Page, sheet rows or section.
+    pub location: Option<String>,
+    pub tokens: usize,
+}
+
+/// Splits every section of a parsed source. Table rows stay whole lines (a section of rows is
+/// already chunk-sized); text is split by tokens with its heading path kept.
+pub fn split_document(document: &crate::parse::Document) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    for section in &document.sections {
+        if section.rows && count_tokens(&section.text) <= CHUNK_TOKENS.end {
+            let text = match &section.location {
+                Some(l) => format!("{l}\n{}", section.text),
+                None => section.text.clone(),
+            };
+            pieces.push(Piece { number: pieces.len(), tokens: count_tokens(&text), text, location: section.location.clone() });
+            continue;
+        }
+        for chunk in split(&section.text) {
+            let location = match (&section.location, chunk.headings.is_empty()) {
+                (Some(l), true) => Some(l.clone()),
+                (Some(l), false) => Some(format!("{l} · {}", chunk.headings.join(" > "))),
+                (None, false) => Some(chunk.headings.join(" > ")),
+                (None, true) => None,
+            };
+            let text = chunk.indexed_text();
+            pieces.push(Piece { number: pieces.len(), tokens: count_tokens(&text), text, location });
+        }
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ impl EmbedderConfig {
 }
 
 /// Most tokens embedded in one batch: memory grows with batch × sequence length.
-const BATCH_TOKEN_BUDGET: usize = 8192;
+pub const BATCH_TOKEN_BUDGET: usize = 8192;
 const MAX_LENGTH: usize = 512;
 pub const DIMENSION: usize = 384;
 
@@ -143,5 +143,12 @@ impl Embedder {
     /// Embeds texts exactly as given, for tests that compare with reference embeddings.
     pub fn embed_verbatim(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, KnowledgeError> {
         self.embed_raw(texts.to_vec())
+    }
+
+    /// The plain fastembed loop (fixed batch size, no prefixes, no token counting): the baseline
+    /// the benchmark compares [`Embedder::embed_passages`] with.
+    pub fn embed_fixed_batches(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>, KnowledgeError> {
+        let mut model = self.model.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        model.embed(texts, Some(batch.max(1))).map_err(|e| KnowledgeError::Embedding(e.to_string()))
     }
 }

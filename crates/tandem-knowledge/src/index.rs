@@ -6,11 +6,12 @@
 //! Flipping the active version in the store switches every search at once; the old version's points
 //! are deleted afterwards. At no moment does a search see both versions, or neither.
 
+use ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition,
     FieldIndexOperations, Filter, Fusion, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, PrefetchBuilder, QueryEnum, QueryRequestBuilder, ScoringQuery, UpdateOperation,
-    ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface,
+    PointInsertOperations, PointOperations, PointStruct, PrefetchBuilder, QueryEnum, QueryRequestBuilder, Range, ScoringQuery,
+    UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -21,6 +22,8 @@ const DENSE: &str = "dense";
 const LEXICAL: &str = "lexical";
 /// RRF's k: 60 is the usual constant (Cormack et al.); ranks beyond ~60 barely count.
 const RRF_K: usize = 60;
+/// Nearest passages by meaning that every result list holds.
+const DENSE_GUARANTEE: usize = 2;
 
 /// What is stored with each chunk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +135,18 @@ impl KnowledgeIndex {
         Ok(())
     }
 
+    /// Deletes the versions of a source older than `version` (a newer one, being indexed at the
+    /// same moment, is left alone).
+    pub fn delete_versions_below(&self, source_id: &str, version: i64) -> Result<(), KnowledgeError> {
+        let older = Condition::Field(FieldCondition::new_range(
+            "version".try_into().expect("static field name"),
+            Range { lt: Some(OrderedFloat(version as f64)), gt: None, gte: None, lte: None },
+        ));
+        let filter = Filter { must: Some(vec![keyword("source_id", source_id), older]), ..Filter::new() };
+        self.shard.update(UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter)))?;
+        Ok(())
+    }
+
     /// Builds the HNSW graph and compacts segments; call after large ingestions.
     pub fn optimize(&self) -> Result<(), KnowledgeError> {
         self.shard.optimize()?;
@@ -176,6 +191,14 @@ impl KnowledgeIndex {
         let named = |using: &str, query: VectorInternal| {
             ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(using.to_string()) }))
         };
+        // The closest passage by meaning always makes the list: a question in one language whose
+        // answer is written in another matches no term, and fusion alone would rank it below
+        // passages that match the question's words moderately in both rankings.
+        let nearest = QueryRequestBuilder::new(DENSE_GUARANTEE)
+            .query(named(DENSE, VectorInternal::from(dense.clone())))
+            .filter(filter.clone())
+            .with_payload(WithPayloadInterface::Bool(true))
+            .build();
         let mut request = QueryRequestBuilder::new(limit)
             .add_prefetch(PrefetchBuilder::new(candidates).query(named(DENSE, VectorInternal::from(dense))).filter(filter.clone()).build())
             .query(ScoringQuery::Fusion(Fusion::Rrf { k: RRF_K, weights: None }))
@@ -184,7 +207,18 @@ impl KnowledgeIndex {
             let sparse = Vector::new_sparse(lexical.indices.clone(), lexical.values.clone())?;
             request = request.add_prefetch(PrefetchBuilder::new(candidates).query(named(LEXICAL, sparse.into())).filter(filter).build());
         }
-        let points = self.shard.query(request.build())?;
+        let mut points = self.shard.query(request.build())?;
+        for mut near in self.shard.query(nearest)? {
+            if points.iter().any(|p| p.id == near.id) {
+                continue;
+            }
+            if points.len() >= limit {
+                points.pop();
+            }
+            // Ranked last, with the lowest fused score of the list.
+            near.score = points.last().map_or(near.score, |p| p.score);
+            points.push(near);
+        }
         points
             .into_iter()
             .map(|p| {

@@ -10,7 +10,9 @@ pub mod accept;
 pub mod chunk;
 pub mod embed;
 mod error;
+pub mod fetch;
 pub mod index;
 pub mod lexical;
+pub mod parse;
 
 pub use error::KnowledgeError;

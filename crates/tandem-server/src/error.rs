@@ -82,9 +82,58 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             StoreError::Invalid(v) => Self::invalid(vec![v]),
             StoreError::Refused { code, message } => Self::new(StatusCode::UNAUTHORIZED, code, message),
+            StoreError::InsufficientCredits { needed, available } => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_credits",
+                format!("this needs {needed} credit(s) and the workspace has {available}; top up or wait for the next billing cycle"),
+            ),
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+            }
+        }
+    }
+}
+
+impl From<crate::knowledge::KnowledgeFailure> for ApiError {
+    fn from(e: crate::knowledge::KnowledgeFailure) -> Self {
+        use crate::knowledge::KnowledgeFailure as F;
+        match e {
+            F::Unavailable(why) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "knowledge_unavailable", format!("knowledge bases are unavailable: {why}"))
+            }
+            F::Store(e) => e.into(),
+            F::Knowledge(e) => {
+                tracing::error!(error = %e, "knowledge failure");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+            }
+        }
+    }
+}
+
+impl From<crate::agents::AgentFailure> for ApiError {
+    fn from(e: crate::agents::AgentFailure) -> Self {
+        use crate::agents::AgentFailure as F;
+        use tandem_agent::AgentError as A;
+        use tandem_llm::LlmError as L;
+        match e {
+            F::Unavailable(why) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable", format!("AI agents are unavailable: {why}"))
+            }
+            F::Store(e) => e.into(),
+            F::Knowledge(e) => e.into(),
+            F::Agent(A::InvalidInput(m)) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m),
+            F::Agent(A::InvalidProfile(m)) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile", m),
+            F::Agent(A::Knowledge(m)) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "knowledge_unavailable", format!("the knowledge base is unavailable: {m}"))
+            }
+            F::Agent(A::Llm(e @ (L::Unavailable { .. } | L::Timeout(_) | L::Local(_)))) => {
+                tracing::warn!(error = %e, "LLM unavailable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable", format!("the language model is unavailable: {e}"))
+            }
+            F::Agent(e) => {
+                tracing::error!(error = %e, "agent failure");
+                Self::new(StatusCode::BAD_GATEWAY, "llm_error", format!("the language model failed: {e}"))
             }
         }
     }

@@ -2,9 +2,12 @@
 //! authentication (API keys and login sessions), health and Prometheus metrics, and the background
 //! workers. No business rule lives here: handlers parse, authorise, call the store, and shape JSON.
 
+pub mod agents;
 mod auth;
 mod error;
 mod extract;
+pub mod ingest;
+pub mod knowledge;
 mod metrics;
 mod openapi;
 mod routes;

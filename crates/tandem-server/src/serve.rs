@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{error::ApiError, openapi::ApiDoc, routes, state::AppState};
+use crate::{agents::Models, error::ApiError, knowledge::Knowledge, openapi::ApiDoc, routes, state::AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -19,6 +19,8 @@ pub enum ServerError {
     Bind { addr: String, source: std::io::Error },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("knowledge base: {0}")]
+    Knowledge(#[from] crate::knowledge::KnowledgeFailure),
 }
 
 /// The whole HTTP application over a store.
@@ -48,6 +50,7 @@ pub struct Server {
     store: Store,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    models: Arc<Models>,
 }
 
 impl Server {
@@ -66,12 +69,25 @@ impl Server {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
+        let knowledge = {
+            let config = config.knowledge.clone();
+            Arc::new(tokio::task::spawn_blocking(move || Knowledge::open(&config)).await.map_err(std::io::Error::other)??)
+        };
+        knowledge.reconcile(&store).await?;
+        // The model: a failure to start it is kept and answered by every AI request (503), so
+        // the rest of Tandem serves without it.
+        let models = Arc::new(Models::new(if config.llm.enabled {
+            tandem_llm::Llm::start(&config.llm).await.map_err(|e| e.to_string())
+        } else {
+            Err("the LLM is disabled by configuration (llm.enabled = false)".into())
+        }));
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         if config.workers.enabled {
-            tasks.push(tokio::spawn(crate::worker::run(store.clone(), config.workers.clone(), stopped.clone())));
+            let worker = crate::worker::Worker { store: store.clone(), knowledge: knowledge.clone(), models: models.clone() };
+            tasks.push(tokio::spawn(crate::worker::run(worker, config.workers.clone(), stopped.clone())));
         }
-        let app = router(AppState { store: store.clone(), config: Arc::new(config) });
+        let app = router(AppState { store: store.clone(), config: Arc::new(config), knowledge, models: models.clone() });
         let mut on_stop = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let graceful = async move {
@@ -82,7 +98,7 @@ impl Server {
             }
         }));
         tracing::info!(%addr, "Tandem is listening");
-        Ok(Self { addr, store, stop, tasks })
+        Ok(Self { addr, store, stop, tasks, models })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -98,6 +114,10 @@ impl Server {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+        // The server and worker are done with the model: stop the local llama-server, if any.
+        if let Ok(models) = Arc::try_unwrap(self.models) {
+            models.shutdown().await;
         }
         self.store.close().await;
     }

@@ -1,9 +1,14 @@
+use std::sync::Arc;
 use tandem_core::Config;
 use tandem_store::Store;
+
+use crate::{agents::Models, knowledge::Knowledge};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: std::sync::Arc<Config>,
+    pub config: Arc<Config>,
+    pub knowledge: Arc<Knowledge>,
+    pub models: Arc<Models>,
 }

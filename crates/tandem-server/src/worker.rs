@@ -1,25 +1,55 @@
 //! The background worker: claims jobs from the store and runs them. Every replica may run one; the
 //! store's leases make sure a job runs in one place at a time and survives a crash.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tandem_core::config::WorkerConfig;
-use tandem_store::{import::ImportOptions, jobs::Job, Store, StoreError};
+use tandem_store::{
+    import::ImportOptions,
+    jobs::Job,
+    knowledge::{SourceStage, INGEST_JOB},
+    Store, StoreError,
+};
 use tokio::sync::watch;
+
+use tracing::Instrument;
+
+use crate::{
+    agents::{AgentFailure, Models, TURN_JOB},
+    ingest::{ingest, IngestError},
+    knowledge::Knowledge,
+};
+
+/// One agent turn; payload `{conversation_id}`.
+async fn agent_turn(worker: &Worker, job: &Job) -> Result<serde_json::Value, AgentFailure> {
+    let conversation = job
+        .payload
+        .get("conversation_id")
+        .and_then(|c| c.as_str())
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| AgentFailure::Agent(tandem_agent::AgentError::InvalidInput("a turn job names its conversation_id".into())))?;
+    crate::agents::run_turn(&worker.store, &worker.knowledge, &worker.models, job.workspace_id, conversation).await
+}
 
 /// Job kind of a contact import; payload `{upload_id, mapping, default_country}`.
 pub const IMPORT_CONTACTS: &str = "contacts.import";
 
-pub async fn run(store: Store, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+/// What jobs need.
+pub struct Worker {
+    pub store: Store,
+    pub knowledge: Arc<Knowledge>,
+    pub models: Arc<Models>,
+}
+
+pub async fn run(worker: Worker, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
     let lease_ms = config.lease_seconds * 1000;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        match store.claim_job(lease_ms).await {
+        match worker.store.claim_job(lease_ms).await {
             Ok(Some(job)) => {
                 let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
-                let _enter = span.enter();
-                run_job(&store, &job, lease_ms).await;
+                run_job(&worker, &job, lease_ms).instrument(span).await;
                 continue;
             }
             Ok(None) => {}
@@ -32,23 +62,65 @@ pub async fn run(store: Store, config: WorkerConfig, mut shutdown: watch::Receiv
     }
 }
 
-async fn run_job(store: &Store, job: &Job, lease_ms: i64) {
-    let outcome = match job.kind.as_str() {
-        IMPORT_CONTACTS => import_contacts(store, job, lease_ms).await,
-        other => Err(StoreError::invalid("kind", "unknown_job", format!("no worker handles `{other}` jobs"))),
+async fn run_job(worker: &Worker, job: &Job, lease_ms: i64) {
+    let (store, knowledge) = (&worker.store, &worker.knowledge);
+    // Bad input will be as bad on the next attempt; anything else may be passing.
+    let outcome: Result<serde_json::Value, (String, bool)> = match job.kind.as_str() {
+        TURN_JOB => agent_turn(worker, job).await.map_err(|e| {
+            let retry =
+                !matches!(e, AgentFailure::Agent(tandem_agent::AgentError::InvalidInput(_) | tandem_agent::AgentError::InvalidProfile(_)));
+            (e.to_string(), retry)
+        }),
+        IMPORT_CONTACTS => import_contacts(store, job, lease_ms).await.map_err(|e| {
+            let retry = !matches!(e, StoreError::Invalid(_));
+            (e.to_string(), retry)
+        }),
+        INGEST_JOB => ingest_source(store, knowledge, job, lease_ms).await.map_err(|e| {
+            let retry = matches!(e, IngestError::Transient(_));
+            (e.to_string(), retry)
+        }),
+        other => Err((format!("no worker handles `{other}` jobs"), false)),
     };
     let recorded = match outcome {
         Ok(result) => store.complete_job(job, &result).await,
-        // Bad input will be as bad on the next attempt; anything else may be passing.
-        Err(e @ StoreError::Invalid(_)) => store.fail_job(job, &e.to_string(), false).await,
-        Err(e) => {
-            tracing::warn!(error = %e, "job attempt failed");
-            store.fail_job(job, &e.to_string(), true).await
+        Err((message, retryable)) => {
+            tracing::warn!(error = %message, retryable, "job attempt failed");
+            store.fail_job(job, &message, retryable).await
         }
     };
     if let Err(e) = recorded {
         tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
     }
+    if job.kind == INGEST_JOB {
+        if let Err(e) = store.fail_orphaned_sources().await {
+            tracing::warn!(error = %e, "could not mark abandoned sources as failed");
+        }
+    }
+}
+
+/// Runs an ingestion job; each stage change renews the job's lease (embedding a large source
+/// takes minutes).
+async fn ingest_source(store: &Store, knowledge: &Knowledge, job: &Job, lease_ms: i64) -> Result<serde_json::Value, IngestError> {
+    let order = Store::ingest_order(&job.payload)?;
+    let (tx, mut rx) = watch::channel(0i64);
+    let reporter = {
+        let (store, job) = (store.clone(), job.clone());
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let pct = *rx.borrow_and_update();
+                if let Err(e) = store.job_progress(&job, pct, Some(100), lease_ms).await {
+                    tracing::warn!(error = %e, "could not record progress");
+                }
+            }
+        })
+    };
+    let progress = move |_: SourceStage, pct: i64| {
+        let _ = tx.send(pct);
+    };
+    let outcome = ingest(store, knowledge, job.workspace_id, &order, &progress).await;
+    drop(progress);
+    let _ = reporter.await;
+    outcome
 }
 
 async fn import_contacts(store: &Store, job: &Job, lease_ms: i64) -> Result<serde_json::Value, StoreError> {

@@ -15,6 +15,10 @@ pub enum StoreError {
     /// The operation is not allowed in the current state (e.g. credentials revoked).
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// A debit larger than the workspace's credits (what is left of the cycle's allowance plus
+    /// top-ups). Nothing was charged or written.
+    #[error("not enough credits: {needed} needed, {available} available")]
+    InsufficientCredits { needed: i64, available: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

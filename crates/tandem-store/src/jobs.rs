@@ -110,14 +110,28 @@ pub fn retry_delay_ms(attempt: i64) -> i64 {
 
 impl Store {
     pub async fn enqueue_job(&self, ws: WorkspaceId, kind: &str, payload: &Value, max_attempts: i64) -> Result<Job> {
+        let id = self.insert_job(&self.pool, ws, kind, payload, max_attempts).await?;
+        self.get_job(ws, id).await
+    }
+
+    /// Inserts a queued job through `exec` (a transaction, when the job must exist exactly when
+    /// the row it works on does).
+    pub(crate) async fn insert_job<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+        &self,
+        exec: E,
+        ws: WorkspaceId,
+        kind: &str,
+        payload: &Value,
+        max_attempts: i64,
+    ) -> Result<JobId> {
         let id = JobId::new();
         let now = Timestamp::now().millis();
         let mut sql =
             self.sql("INSERT INTO jobs (id, workspace_id, kind, payload, status, max_attempts, run_at, created_at, updated_at) VALUES (");
         sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(kind.to_string()).push(", ").bind(payload.to_string());
         sql.push(", 'queued', ").bind(max_attempts.max(1)).push(", ").bind(now).push(", ").bind(now).push(", ").bind(now).push(")");
-        run!(sql, execute(&self.pool))?;
-        self.get_job(ws, id).await
+        run!(sql, execute(exec))?;
+        Ok(id)
     }
 
     pub async fn get_job(&self, ws: WorkspaceId, id: JobId) -> Result<Job> {
@@ -145,6 +159,16 @@ impl Store {
             }
             self.finish_job(&job, "dead", None, Some("the worker running it stopped before finishing, on every attempt")).await?;
         }
+    }
+
+    /// Claims one given job if it is queued (a command-line run that does the work itself).
+    pub async fn claim_job_by_id(&self, ws: WorkspaceId, id: JobId, lease_ms: i64) -> Result<Option<Job>> {
+        let now = Timestamp::now().millis();
+        let mut sql = self.sql("UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ");
+        sql.bind(now + lease_ms).push(", updated_at = ").bind(now);
+        sql.push(" WHERE status = 'queued' AND workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        sql.push(&format!(" RETURNING {COLUMNS}"));
+        run!(sql, as Row, fetch_optional(&self.pool))?.map(TryInto::try_into).transpose()
     }
 
     /// Records progress of the attempt that `job` is and renews its lease for `lease_ms`.
@@ -201,6 +225,16 @@ impl Store {
 
     /// Keeps an uploaded file until the job that reads it is done.
     pub async fn save_upload(&self, ws: WorkspaceId, filename: &str, bytes: Vec<u8>) -> Result<String> {
+        self.insert_upload(&self.pool, ws, filename, bytes).await
+    }
+
+    pub(crate) async fn insert_upload<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+        &self,
+        exec: E,
+        ws: WorkspaceId,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
         let mut sql = self.sql("INSERT INTO uploads (id, workspace_id, filename, bytes, created_at) VALUES (");
         sql.bind(id.clone())
@@ -213,7 +247,7 @@ impl Store {
             .push(", ")
             .bind(Timestamp::now().millis())
             .push(")");
-        run!(sql, execute(&self.pool))?;
+        run!(sql, execute(exec))?;
         Ok(id)
     }
 

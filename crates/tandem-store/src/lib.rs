@@ -5,17 +5,20 @@
 //! data takes the [`WorkspaceId`](tandem_core::WorkspaceId) first and filters by it: a row of another
 //! workspace is indistinguishable from a row that does not exist.
 
+pub mod agent_runtime;
 pub mod api_keys;
 pub mod audit;
 pub mod channels;
 pub mod contacts;
 mod contacts_filter;
 pub mod conversations;
+pub mod credits;
 mod db;
 mod error;
 pub mod export;
 pub mod import;
 pub mod jobs;
+pub mod knowledge;
 pub mod labels;
 pub mod lists;
 pub mod notes;

@@ -2,6 +2,8 @@
 //! engine. Model files come from `scripts/models/fetch`; `scripts/test` exports their paths.
 
 mod embedding;
+mod parsing;
+mod quality;
 mod retrieval;
 
 use std::sync::{Arc, OnceLock};

@@ -1,12 +1,14 @@
 //! REST handlers under `/api/v1`, one file per resource.
 
 mod access;
+mod agent_runtime;
 mod audit;
 mod channels;
 mod contacts;
 mod conversations;
 mod health;
 mod imports;
+mod knowledge;
 mod labels;
 mod lists;
 mod objects;
@@ -63,6 +65,26 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(views::list_views, views::create_view))
         .routes(routes!(views::delete_view))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(knowledge::list_agents, knowledge::create_agent))
+        .routes(routes!(knowledge::get_agent, knowledge::delete_agent))
+        .routes(routes!(knowledge::list_sources, knowledge::add_source))
+        .routes(routes!(knowledge::get_source, knowledge::replace_source, knowledge::delete_source))
+        .routes(routes!(knowledge::source_events))
+        .routes(routes!(knowledge::search))
+        .routes(routes!(agent_runtime::get_profile, agent_runtime::put_profile))
+        .routes(routes!(agent_runtime::sandbox))
+        .routes(routes!(agent_runtime::get_answer))
+        .routes(routes!(agent_runtime::feedback))
+        .routes(routes!(agent_runtime::set_channel_agent))
+        .routes(routes!(agent_runtime::conversation_agent))
+        .routes(routes!(agent_runtime::resume_agent))
+        .routes(routes!(agent_runtime::agent_turn))
+        .routes(routes!(agent_runtime::smart_replies))
+        .routes(routes!(agent_runtime::rewrite))
+        .routes(routes!(agent_runtime::get_credits))
+        .routes(routes!(agent_runtime::list_credit_entries))
+        .routes(routes!(agent_runtime::top_up))
+        .routes(routes!(agent_runtime::set_plan))
 }
 
 /// `limit` and `offset` query parameters.

@@ -1,9 +1,11 @@
 //! HTTP tests: the real server on a random port with a fresh database per test.
 
+mod agents;
 mod auth;
 mod contacts;
 mod errors;
 mod imports;
+mod knowledge;
 mod tenancy;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -16,7 +18,9 @@ pub struct TestApp {
     pub server: Server,
     pub base: String,
     pub client: Client,
+    pub config: Config,
     _db: TestStore,
+    _knowledge: tempfile::TempDir,
 }
 
 /// A workspace with an admin user, an admin key and a staff key.
@@ -34,17 +38,41 @@ impl TestApp {
     }
 
     pub async fn spawn_on(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server on a fresh database and knowledge directory, with `customize` applied to its
+    /// configuration. Web sources may point at loopback (the tests serve pages there), and the
+    /// isolated parser is the `tandem` binary that `cargo test` builds beside the test binaries.
+    pub async fn spawn_with(backend: Backend, customize: impl FnOnce(&mut Config)) -> Self {
         let db = TestStore::new(backend).await;
+        let knowledge = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.database.url = db.url.clone();
         config.database.max_connections = 4;
         config.server.bind = "127.0.0.1:0".into();
         config.server.max_body_bytes = 2 * 1024 * 1024;
         config.workers.poll_interval_ms = 20;
-        let server = Server::start(config).await.expect("server starts");
+        config.knowledge.data_dir = knowledge.path().to_path_buf();
+        config.knowledge.allow_private_urls = true;
+        config.knowledge.parser_program = Some(tandem_binary());
+        // Most tests need no model; those that do turn it on (see `agents`).
+        config.llm.enabled = false;
+        customize(&mut config);
+        let server = Server::start(config.clone()).await.expect("server starts");
         let base = format!("http://{}", server.addr());
         let client = Client::builder().cookie_store(true).build().unwrap();
-        Self { server, base, client, _db: db }
+        Self { server, base, client, config, _db: db, _knowledge: knowledge }
+    }
+
+    /// Stops the server and starts another on the same database and knowledge directory.
+    pub async fn restart(self, customize: impl FnOnce(&mut Config)) -> Self {
+        let Self { server, client, mut config, _db, _knowledge, .. } = self;
+        server.shutdown().await;
+        customize(&mut config);
+        let server = Server::start(config.clone()).await.expect("server restarts");
+        let base = format!("http://{}", server.addr());
+        Self { server, base, client, config, _db, _knowledge }
     }
 
     pub fn store(&self) -> &Store {
@@ -79,6 +107,14 @@ impl TestApp {
     pub async fn send(&self, method: Method, path: &str, key: &str, body: Value) -> Response {
         self.request(method, path, Some(key)).json(&body).send().await.unwrap()
     }
+}
+
+/// The `tandem` binary of this build (`target/<profile>/tandem`), which runs the isolated parser.
+pub fn tandem_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join("tandem");
+    assert!(path.is_file(), "{} is missing: build it with `cargo build -p tandem-cli` (cargo test --workspace does)", path.display());
+    path
 }
 
 /// Reads a response's status and JSON body (Null when empty).

@@ -2,6 +2,7 @@
 
 mod contacts;
 mod conversations;
+mod credits;
 mod identity;
 mod import;
 mod jobs;

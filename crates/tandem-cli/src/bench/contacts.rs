@@ -1,4 +1,4 @@
-//! `tandem bench`: the performance figures of BENCHMARKS.md, measured on this machine.
+//! The contacts suite of `tandem bench`:
 //!
 //! - import of N generated contacts from CSV into SQLite (and PostgreSQL when `--postgres` is given),
 //!   with the import's peak RSS;
@@ -6,25 +6,11 @@
 //! - the RSS of an idle `tandem serve`.
 
 use anyhow::{Context, Result};
-use std::{fmt::Write as _, path::PathBuf, time::Instant};
+use std::{fmt::Write as _, time::Instant};
+
+use super::{peak_rss_mib, percentile, reset_peak_rss, status_kib, BenchArgs};
 use tandem_core::{Config, PropertyKind, Role};
 use tandem_store::{import::ImportOptions, Store};
-
-#[derive(clap::Args)]
-pub struct BenchArgs {
-    /// Contacts to generate.
-    #[arg(long, default_value_t = 100_000)]
-    rows: usize,
-    /// Requests for the latency figures.
-    #[arg(long, default_value_t = 1000)]
-    requests: usize,
-    /// Also measure the import on this PostgreSQL server (a fresh database is created on it).
-    #[arg(long, env = "TANDEM_BENCH_POSTGRES_URL")]
-    postgres: Option<String>,
-    /// Where to write the report.
-    #[arg(long, default_value = "BENCHMARKS.md")]
-    output: PathBuf,
-}
 
 fn generate_csv(rows: usize) -> Vec<u8> {
     let plans = ["Free", "Pro AI", "Premium"];
@@ -43,19 +29,6 @@ fn generate_csv(rows: usize) -> Vec<u8> {
         );
     }
     out.into_bytes()
-}
-
-/// Peak resident memory of this process since the last reset, in MiB (Linux).
-fn peak_rss_mib() -> Option<f64> {
-    status_kib("/proc/self/status", "VmHWM:").map(|k| k as f64 / 1024.0)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn status_kib(path: &str, field: &str) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 async fn prepare(store: &Store) -> Result<tandem_core::WorkspaceId> {
@@ -79,11 +52,6 @@ async fn time_import(store: &Store, csv: &[u8]) -> Result<(tandem_core::Workspac
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(report.failed == 0, "bench import had {} failed rows", report.failed);
     Ok((ws, secs, report.created, peak_rss_mib()))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
 }
 
 async fn idle_serve_rss() -> Result<f64> {
@@ -115,16 +83,8 @@ async fn idle_serve_rss() -> Result<f64> {
     Ok(rss)
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    format!("{cores} cores ({cpu}), {} build", if cfg!(debug_assertions) { "debug" } else { "release" })
-}
-
-pub async fn run(args: BenchArgs) -> Result<()> {
+/// Runs the suite and returns its table rows.
+pub async fn run(args: &BenchArgs) -> Result<String> {
     let csv = generate_csv(args.rows);
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}/bench.db", dir.path().display());
@@ -173,16 +133,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     let fmt_rss = |r: Option<f64>| r.map_or("n/a".to_string(), |v| format!("{v:.0} MiB"));
     let mut md = String::new();
-    writeln!(md, "# Benchmarks\n")?;
-    writeln!(md, "Measured by `tandem bench` on {}, {}.", machine(), time::OffsetDateTime::now_utc().date())?;
-    let pg_note = if args.postgres.is_some() { " with a PostgreSQL server URL (`--postgres` or `TANDEM_BENCH_POSTGRES_URL`)" } else { "" };
-    writeln!(
-        md,
-        "Command: `{}`{pg_note}\n",
-        std::env::args().collect::<Vec<_>>().join(" ").replace(&*std::env::current_exe()?.to_string_lossy(), "tandem")
-    )?;
-    writeln!(md, "| what | figure | target |")?;
-    writeln!(md, "|---|---|---|")?;
     writeln!(
         md,
         "| import {} contacts from CSV into SQLite | {sqlite_secs:.2} s ({:.0} rows/s) | ≤ 10 s |",
@@ -211,9 +161,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         percentile(&latencies, 0.99)
     )?;
     writeln!(md, "| RSS of an idle `tandem serve` (SQLite, no models) | {idle:.0} MiB | ≤ 100 MB |")?;
-    std::fs::write(&args.output, &md)?;
-    print!("{md}");
-    Ok(())
+    Ok(md)
 }
 
 async fn create_pg_database(admin: &str) -> Result<String> {

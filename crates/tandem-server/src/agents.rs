@@ -1,0 +1,229 @@
+//! The agent runtime of a running Tandem: the model (a local llama-server Tandem supervises, or
+//! any OpenAI-compatible endpoint), agents built from their stored profiles with retrieval over
+//! their knowledge bases, and the conversation turn that the worker runs for each customer
+//! message: silent after a handoff, otherwise answer, record, and hand off when the rules say so.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tandem_agent::{pipeline::TurnOutcome, Agent, AgentError, AgentProfile, Passage, Retriever, Speaker, Turn};
+use tandem_core::{AgentId, ContactId, ConversationId, MessageDirection, MessageStatus, WorkspaceId};
+use tandem_llm::{Llm, LlmClient};
+use tandem_store::{
+    agent_runtime::{AgentStatus, NewAgentState, NewAnswer, NewDecision},
+    contacts::DraftRules,
+    conversations::NewMessage,
+    Page, Store, StoreError,
+};
+
+use crate::knowledge::{Knowledge, KnowledgeFailure};
+
+/// Job kind of one agent turn; payload `{conversation_id}`.
+pub const TURN_JOB: &str = "conversation.turn";
+
+/// The model, when one is configured and started.
+pub struct Models {
+    llm: Result<Llm, String>,
+}
+
+impl Models {
+    pub fn new(llm: Result<Llm, String>) -> Self {
+        if let Err(e) = &llm {
+            tracing::warn!(error = %e, "AI agents are unavailable until the LLM is configured");
+        }
+        Self { llm }
+    }
+
+    pub fn client(&self) -> Result<LlmClient, AgentFailure> {
+        self.llm.as_ref().map(|l| l.client().clone()).map_err(|e| AgentFailure::Unavailable(e.clone()))
+    }
+
+    pub async fn shutdown(self) {
+        if let Ok(llm) = self.llm {
+            llm.shutdown().await;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentFailure {
+    /// No model: agents cannot answer until one is configured.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    #[error(transparent)]
+    Knowledge(#[from] KnowledgeFailure),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Retrieval over an agent's knowledge base, corrections from feedback first.
+pub struct KnowledgeRetriever {
+    pub knowledge: Arc<Knowledge>,
+    pub store: Store,
+    pub workspace: WorkspaceId,
+    pub agent: AgentId,
+}
+
+#[async_trait::async_trait]
+impl Retriever for KnowledgeRetriever {
+    async fn retrieve(&self, query: &str, limit: usize) -> Result<Vec<Passage>, AgentError> {
+        let hits = self
+            .knowledge
+            .search(&self.store, self.workspace, self.agent, query, limit)
+            .await
+            .map_err(|e| AgentError::Knowledge(e.to_string()))?;
+        Ok(hits
+            .into_iter()
+            .map(|h| Passage { source: h.record.source_name, location: h.record.location, text: h.record.text, score: h.score })
+            .collect())
+    }
+}
+
+/// An agent's profile: the stored one, or a plain support agent with its name.
+pub async fn profile(store: &Store, ws: WorkspaceId, agent: AgentId) -> Result<AgentProfile, AgentFailure> {
+    let record = store.get_agent(ws, agent).await?;
+    match store.agent_profile(ws, agent).await? {
+        Some(value) => Ok(serde_json::from_value::<AgentProfile>(value)
+            .map_err(|e| StoreError::Corrupt(format!("agent profile: {e}")))?
+            .validated()?),
+        None => Ok(AgentProfile::named(&record.name)),
+    }
+}
+
+/// A ready agent for `agent` of `ws`.
+pub async fn build(
+    store: &Store,
+    knowledge: &Arc<Knowledge>,
+    models: &Models,
+    ws: WorkspaceId,
+    agent: AgentId,
+) -> Result<Agent, AgentFailure> {
+    let profile = profile(store, ws, agent).await?;
+    let retriever = KnowledgeRetriever { knowledge: knowledge.clone(), store: store.clone(), workspace: ws, agent };
+    Ok(Agent::new(profile, models.client()?, Arc::new(retriever)))
+}
+
+/// Stores an answer with its decisions and returns its id.
+pub async fn record(
+    store: &Store,
+    ws: WorkspaceId,
+    agent: AgentId,
+    conversation: Option<ConversationId>,
+    question: &str,
+    outcome: &TurnOutcome,
+) -> Result<String, AgentFailure> {
+    let decisions: Vec<NewDecision<'_>> =
+        outcome.decisions.iter().map(|d| NewDecision { step: &d.step, outcome: &d.outcome, reason: &d.reason }).collect();
+    let value = serde_json::to_value(outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let answer = NewAnswer { conversation, question, reply: &outcome.reply, outcome: &value, decisions: &decisions };
+    Ok(store.record_answer(ws, agent, answer).await?)
+}
+
+/// One agent turn on a conversation: answers its latest customer message unless the conversation
+/// was handed off (then the agent stays silent and says why in the log). The reply is stored as
+/// an outbound message, `queued` for its channel.
+pub async fn run_turn(
+    store: &Store,
+    knowledge: &Arc<Knowledge>,
+    models: &Models,
+    ws: WorkspaceId,
+    conversation: ConversationId,
+) -> Result<serde_json::Value, AgentFailure> {
+    let convo = store.get_conversation(ws, conversation).await?;
+    let Some(agent_id) = store.channel_agent(ws, convo.channel_id).await? else {
+        return Ok(json!({"skipped": "no agent serves this channel"}));
+    };
+    if let Some(state) = store.conversation_agent(ws, conversation).await? {
+        if state.status == AgentStatus::HandedOff {
+            let reason = "the conversation was handed to people; the agent answers again once it is given back";
+            store.log_decision(ws, agent_id, Some(conversation), NewDecision { step: "turn", outcome: "silent", reason }).await?;
+            return Ok(json!({"silent": true}));
+        }
+    }
+    let messages = store.list_messages(ws, conversation, Page::new(Some(200), Some(0))).await?.items;
+    let Some(last) = messages.iter().rposition(|m| m.direction == MessageDirection::Inbound) else {
+        return Ok(json!({"skipped": "no customer message"}));
+    };
+    if messages[last + 1..].iter().any(|m| m.direction == MessageDirection::Outbound) {
+        return Ok(json!({"skipped": "the latest customer message already has a reply"}));
+    }
+    let history: Vec<Turn> = messages[..last]
+        .iter()
+        .map(|m| Turn {
+            speaker: if m.direction == MessageDirection::Inbound { Speaker::Customer } else { Speaker::Agent },
+            text: m.body.clone(),
+        })
+        .collect();
+    let agent = build(store, knowledge, models, ws, agent_id).await?;
+    let question = messages[last].body.clone();
+    let outcome = agent.respond(&history, &question).await?;
+    let answer_id = record(store, ws, agent_id, Some(conversation), &question, &outcome).await?;
+    let new = NewMessage {
+        direction: MessageDirection::Outbound,
+        body: outcome.reply.clone(),
+        status: MessageStatus::Queued,
+        provider_message_id: None,
+    };
+    store.add_message(ws, conversation, new).await?;
+    let written = write_contact_fields(store, ws, convo.contact_id, &outcome).await?;
+    if !written.is_empty() {
+        let reason = written.join(", ");
+        store
+            .log_decision(ws, agent_id, Some(conversation), NewDecision { step: "crm", outcome: "contact updated", reason: &reason })
+            .await?;
+    }
+    // Any handoff, a valuable lead's included, leaves the conversation to people.
+    let status = if outcome.handoff.is_some() { AgentStatus::HandedOff } else { AgentStatus::Active };
+    let handoff = outcome
+        .handoff
+        .as_ref()
+        .map(|h| (serde_json::to_value(h.reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), h.team.clone()));
+    let state = NewAgentState {
+        agent: agent_id,
+        status,
+        handoff: handoff.as_ref().map(|(r, t)| (r.as_str(), t.as_deref())),
+        lead_score: outcome.lead_score.map(i64::from),
+        summary: outcome.summary.as_deref(),
+    };
+    store.set_conversation_agent(ws, conversation, state).await?;
+    Ok(
+        json!({"answer_id": answer_id, "kind": outcome.kind, "handoff": outcome.handoff, "lead_score": outcome.lead_score, "contact_fields": written}),
+    )
+}
+
+/// Writes what the customer stated (company, job title, custom properties the profile names) into
+/// empty fields of the contact, and the lead score into a `lead_score` property when the
+/// workspace defines one. Returns the fields written; a value a property refuses is skipped.
+async fn write_contact_fields(
+    store: &Store,
+    ws: WorkspaceId,
+    contact: ContactId,
+    outcome: &TurnOutcome,
+) -> Result<Vec<String>, AgentFailure> {
+    let (definitions, country) = store.draft_rules_data(ws).await?;
+    let rules = DraftRules { definitions: &definitions, default_country: country.as_deref() };
+    let current = store.get_contact(ws, contact).await?;
+    let mut draft = current.to_draft(&rules)?;
+    let mut written = Vec::new();
+    for (field, value) in &outcome.fields {
+        let empty = match field.as_str() {
+            "company" => current.company.is_none(),
+            "job_title" => current.job_title.is_none(),
+            key => definitions.iter().any(|d| d.key.as_str() == key) && !current.properties.contains_key(key),
+        };
+        if empty && draft.set_text(field, value, &rules).is_ok() {
+            written.push(field.clone());
+        }
+    }
+    if let Some(score) = outcome.lead_score {
+        if definitions.iter().any(|d| d.key.as_str() == "lead_score") && draft.set_text("lead_score", &score.to_string(), &rules).is_ok() {
+            written.push("lead_score".into());
+        }
+    }
+    if !written.is_empty() {
+        store.save_contact(ws, contact, draft).await?;
+    }
+    Ok(written)
+}
