@@ -57,6 +57,151 @@ pub fn asks_for_human(message: &str) -> bool {
     re.is_match(&fold(message))
 }
 
+/// Anger, disappointment or complaint in English or French. Read from the words rather than from
+/// the model's review: a small model calls plain questions "negative" often enough to hand off
+/// customers who only wanted an answer.
+pub fn is_upset(message: &str) -> bool {
+    const CUES: &[&str] = &[
+        "furious",
+        "angry",
+        "unacceptable",
+        "outrageous",
+        "ridiculous",
+        "disgusting",
+        "terrible service",
+        "horrible",
+        "worst",
+        "disappointed",
+        "fed up",
+        "scam",
+        "never again",
+        "third time",
+        "nobody answers",
+        "no one answers",
+        "nobody replies",
+        "no one replies",
+        "sick of",
+        "fuming",
+        "appalling",
+        "furieux",
+        "furieuse",
+        "inadmissible",
+        "inacceptable",
+        "scandaleux",
+        "scandale",
+        "honteux",
+        "honteuse",
+        "decu",
+        "decue",
+        "decus",
+        "decues",
+        "ras le bol",
+        "j'en ai marre",
+        "arnaque",
+        "personne ne repond",
+        "personne ne me repond",
+        "plus jamais",
+        "troisieme fois",
+        "enerve",
+        "enervee",
+        "exaspere",
+        "exasperee",
+    ];
+    if find_phrase(message, CUES.iter().copied()).is_some() {
+        return true;
+    }
+    // Shouting: two or more words of 4+ capitals, or repeated exclamation marks.
+    let shouted = message
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4 && w.chars().all(|c| !c.is_lowercase()))
+        .count();
+    shouted >= 2 || message.contains("!!")
+}
+
+/// A lead score from the words alone (0 to 100): business projects, quantities, budgets and
+/// deadlines raise it; a single small item, a student or someone browsing lower it. Blended with
+/// the model's score, it keeps a small model's guesses from handing a plain question to sales.
+pub fn lead_signals(message: &str) -> u8 {
+    const BUSINESS: &[&str] = &[
+        "hotel",
+        "hotels",
+        "restaurant",
+        "restaurants",
+        "office",
+        "offices",
+        "coworking",
+        "architect",
+        "architecte",
+        "interior designer",
+        "architecte d'interieur",
+        "company",
+        "societe",
+        "entreprise",
+        "shop",
+        "boutique",
+        "purchasing manager",
+        "director",
+        "directeur",
+        "directrice",
+        "owner",
+        "gerant",
+        "je dirige",
+        "operations director",
+        "chambres",
+        "rooms",
+        "couverts",
+        "project",
+        "projet",
+        "refurbishing",
+        "renovation",
+        "trade account",
+        "lumen pro",
+        "devis",
+        "quote",
+        "offer",
+        "offre",
+    ];
+    const LOWER: &[&str] = &[
+        "student",
+        "etudiant",
+        "etudiante",
+        "just browsing",
+        "juste regarder",
+        "one spare",
+        "just need one",
+        "une seule",
+        "a single",
+        "pas vraiment de budget",
+        "no budget",
+        "not planning to buy",
+    ];
+    let mut score: i32 = 35;
+    if find_phrase(message, BUSINESS.iter().copied()).is_some() {
+        score += 25;
+    }
+    let folded = fold(message);
+    // Standalone numbers only ("40", "6,000"), not parts of codes such as E27 or LX-210.
+    let numbers: Vec<u64> = folded
+        .split_whitespace()
+        .map(|t| t.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|t| t.chars().any(|c| c.is_ascii_digit()) && t.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.'))
+        .filter_map(|t| t.replace([',', '.'], "").parse().ok())
+        .collect();
+    let money = ["eur", "euro", "€", "budget", "ht"].iter().any(|w| folded.contains(w));
+    if numbers.iter().any(|n| (10..1000).contains(n)) && !money {
+        score += 15;
+    } else if numbers.iter().any(|n| (10..1000).contains(n)) {
+        score += 10;
+    }
+    if money && numbers.iter().any(|n| *n >= 1000) {
+        score += 20;
+    }
+    if find_phrase(message, LOWER.iter().copied()).is_some() {
+        score -= 25;
+    }
+    score.clamp(0, 100) as u8
+}
+
 /// The first of `phrases` (case and accents ignored, whole words) that `message` contains.
 pub fn find_phrase<'a>(message: &str, phrases: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let text = format!(" {} ", fold(message).replace(|c: char| !c.is_alphanumeric() && c != '\'', " "));
@@ -157,6 +302,32 @@ mod tests {
         for m in ["How long is the warranty?", "Is the lamp made by humans in Lyon?", "Parlez-moi de la lampe ORBE"] {
             assert!(!asks_for_human(m), "{m}");
         }
+    }
+
+    #[test]
+    fn upset_customers_are_recognised_and_questions_are_not() {
+        for m in [
+            "This is the THIRD time my CLOCHE pendant arrives with a shattered globe. I'm furious, this is completely unacceptable!",
+            "Ça fait trois semaines que j'attends ma commande, c'est inadmissible, je suis vraiment très déçue de votre service.",
+            "WHERE IS MY ORDER",
+        ] {
+            assert!(is_upset(m), "{m}");
+        }
+        for m in [
+            "Is there a discount code for new customers?",
+            "Quels sont vos horaires ?",
+            "I'm the purchasing manager at Hôtel Belvédère, we need 40 NUAGE XL pendants.",
+        ] {
+            assert!(!is_upset(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn leads_are_scored_from_their_words() {
+        let hotel = "I'm the purchasing manager at Hôtel Belvédère in Annecy. We need 40 NUAGE XL pendants. Our budget is about 6,000 EUR.";
+        assert!(lead_signals(hotel) >= 80, "{}", lead_signals(hotel));
+        assert!(lead_signals("I'm a student. How much is one spare E27 bulb? I just need one.") <= 15);
+        assert_eq!(lead_signals("Is there a discount code for new customers?"), 35);
     }
 
     #[test]

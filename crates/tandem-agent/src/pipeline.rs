@@ -169,10 +169,8 @@ pub struct TurnOutcome {
 /// The model's review of a message (validated against [`assessment_schema`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Assessment {
-    wants_human: bool,
     sentiment: Sentiment,
     complex_request: bool,
-    off_limits: bool,
     lead_score: u8,
     fields: BTreeMap<String, Option<String>>,
     summary: String,
@@ -184,15 +182,13 @@ fn assessment_schema(fields: &[String]) -> serde_json::Value {
     json!({
         "type": "object",
         "properties": {
-            "wants_human": {"type": "boolean"},
             "sentiment": {"type": "string", "enum": ["negative", "neutral", "positive"]},
             "complex_request": {"type": "boolean"},
-            "off_limits": {"type": "boolean"},
             "lead_score": {"type": "integer", "minimum": 0, "maximum": 100},
             "fields": {"type": "object", "properties": properties, "required": fields, "additionalProperties": false},
             "summary": {"type": "string", "maxLength": 300}
         },
-        "required": ["wants_human", "sentiment", "complex_request", "off_limits", "lead_score", "fields", "summary"],
+        "required": ["sentiment", "complex_request", "lead_score", "fields", "summary"],
         "additionalProperties": false
     })
 }
@@ -402,6 +398,8 @@ impl Agent {
             self.hand_off(run, HandoffReason::Keyword, format!("the message contains `{keyword}`"));
         } else if rules.on_request && checks::asks_for_human(message) {
             self.hand_off(run, HandoffReason::CustomerRequest, "the customer asks for a person");
+        } else if rules.on_negative_sentiment && checks::is_upset(message) {
+            self.hand_off(run, HandoffReason::NegativeSentiment, "the customer is upset");
         }
         if run.outcome.handoff.is_none() {
             let scenario =
@@ -417,7 +415,8 @@ impl Agent {
         // 2. The model's review.
         let assessment = self.assess(history, run).await?;
         if let Some(a) = &assessment {
-            run.outcome.lead_score = Some(a.lead_score.min(100));
+            let words = checks::lead_signals(message);
+            run.outcome.lead_score = Some(((u16::from(a.lead_score.min(100)) + u16::from(words)) / 2) as u8);
             run.outcome.sentiment = Some(a.sentiment);
             run.outcome.summary = Some(a.summary.trim().to_string()).filter(|s| !s.is_empty());
             run.outcome.fields = a
@@ -427,15 +426,11 @@ impl Agent {
                 .filter(|(_, v)| !v.is_empty() && !v.eq_ignore_ascii_case("null") && message_states(message, v))
                 .collect();
             if run.outcome.handoff.is_none() {
-                if a.off_limits {
-                    run.decide("guardrail", "refused", "the review found a topic the agent must refuse");
-                    return self.reply_refusal(run).await;
-                }
-                if a.wants_human && rules.on_request {
-                    self.hand_off(run, HandoffReason::CustomerRequest, "the review found the customer wants a person");
-                } else if a.sentiment == Sentiment::Negative && rules.on_negative_sentiment {
-                    self.hand_off(run, HandoffReason::NegativeSentiment, "the customer is upset");
-                } else if a.complex_request && rules.on_complex_request {
+                // Off-limits topics are refused by the answer step (REFUSE), which sees the
+                // question beside the excerpts: the review alone refuses plain questions too often.
+                // A request for a person and anger are read from the words (checks), not from the
+                // review: a small model reports them where there are none.
+                if a.complex_request && rules.on_complex_request {
                     self.hand_off(run, HandoffReason::ComplexRequest, "the request needs a person");
                 }
             }
@@ -478,7 +473,7 @@ impl Agent {
                 run.decide(
                     "review",
                     format!("score {}, {:?}", a.lead_score, a.sentiment),
-                    format!("wants_human={}, complex={}, off_limits={}", a.wants_human, a.complex_request, a.off_limits),
+                    format!("complex request: {}", a.complex_request),
                 );
                 Ok(Some(a))
             }
@@ -514,7 +509,7 @@ impl Agent {
         let language = run.lang.name();
         let context = |chunks: &[&Passage]| {
             json!({"name": p.name, "mission": mission_text(p), "instructions": p.instructions, "tone": tone_text(p.tone),
-                "length": length_text(p.length), "language": language, "goals": p.goals,
+                "length": length_text(p.length), "language": language, "goals": p.goals, "refuse_topics": p.guardrails.refuse_topics,
                 "chunks": chunks.iter().map(|c| json!({"source": c.source, "location": c.location, "text": c.text})).collect::<Vec<_>>()})
         };
         let bare_system = prompts::render("answer", context(&[]))?;
@@ -545,6 +540,10 @@ impl Agent {
         run.outcome.timings.answer_ms = ms(started.elapsed());
         run.outcome.usage.add(response.prompt_tokens, response.completion_tokens);
         let text = response.text.trim().to_string();
+        if text.to_uppercase().starts_with("REFUSE") || text.trim_matches(|c: char| !c.is_alphanumeric()).eq_ignore_ascii_case("refuse") {
+            run.decide("guardrail", "refused", "the question is about a topic the agent must refuse");
+            return self.reply_refusal(run).await;
+        }
         if text.is_empty() || text.to_uppercase().contains("NO_ANSWER") {
             return self.no_answer(run, "the passages do not hold the answer").await;
         }
@@ -642,6 +641,6 @@ mod tests {
     fn the_review_schema_requires_every_field() {
         let s = assessment_schema(&["company".into(), "budget".into()]);
         assert_eq!(s["properties"]["fields"]["required"], json!(["company", "budget"]));
-        assert_eq!(s["required"].as_array().unwrap().len(), 7);
+        assert_eq!(s["required"].as_array().unwrap().len(), 5);
     }
 }

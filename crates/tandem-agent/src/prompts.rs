@@ -45,21 +45,24 @@ mod tests {
         let answer = render(
             "answer",
             serde_json::json!({"name": "A", "mission": "m", "instructions": "Be kind.", "tone": "friendly", "length": "brief",
-                "language": "French", "goals": ["g1"], "chunks": [chunk]}),
+                "language": "French", "goals": ["g1"], "refuse_topics": ["politics"], "chunks": [chunk]}),
         )
         .unwrap();
         assert!(
             answer.contains("[1] faq.txt (p. 2)\nReturns within 30 days.") && answer.contains("Write the answer in French."),
             "{answer}"
         );
-        assert!(answer.contains("- g1"));
+        assert!(
+            answer.contains("- g1") && answer.contains("reply with the single word REFUSE") && answer.contains("* politics"),
+            "{answer}"
+        );
         let assess = render(
             "assess",
             serde_json::json!({"name": "A", "history": [{"role": "customer", "text": "hi"}], "message": "m",
                 "refuse_topics": ["politics"], "raise": ["big orders"], "lower": [], "fields": ["company", "budget"]}),
         )
         .unwrap();
-        assert!(assess.contains("* politics") && assess.contains("company, budget") && assess.contains("customer: hi"), "{assess}");
+        assert!(assess.contains("* big orders") && assess.contains("company, budget") && assess.contains("customer: hi"), "{assess}");
         for name in ["smart_reply", "rewrite", "translate"] {
             let text = render(
                 name,

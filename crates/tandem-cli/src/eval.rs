@@ -263,7 +263,12 @@ pub async fn run(args: EvalArgs, config: &Config) -> Result<()> {
             history.push(Turn { speaker: Speaker::Agent, text: outcome.reply.clone() });
             bar.inc(1);
         }
-        reports.push(CaseReport { id: case.id.clone(), tags: case.tags.clone(), passed: turns.iter().all(|t| t.passed), turns });
+        let passed = turns.iter().all(|t| t.passed);
+        if bar.is_hidden() {
+            // No terminal (CI): one line per case, as it ends.
+            eprintln!("{} {}", if passed { "pass" } else { "FAIL" }, case.id);
+        }
+        reports.push(CaseReport { id: case.id.clone(), tags: case.tags.clone(), passed, turns });
     }
     bar.finish_and_clear();
     llm.shutdown().await;

@@ -55,6 +55,18 @@ pub enum KbCommand {
     },
 }
 
+/// Ends a source's bar with `message`; without a terminal (bars hidden), prints it as a line.
+fn say(bar: &ProgressBar, ok: bool, message: String) {
+    if bar.is_hidden() {
+        eprintln!("{}: {message}", bar.prefix());
+    }
+    if ok {
+        bar.finish_with_message(message);
+    } else {
+        bar.abandon_with_message(message);
+    }
+}
+
 fn open_knowledge(config: &Config) -> Result<Arc<Knowledge>> {
     Ok(Arc::new(Knowledge::open(&config.knowledge).map_err(|e| anyhow!("knowledge base: {e}"))?))
 }
@@ -111,7 +123,7 @@ pub async fn run(command: KbCommand, store: &Store, config: &Config) -> Result<(
                 {
                     Ok(s) => s,
                     Err(e) => {
-                        bar.abandon_with_message(format!("refused: {e}"));
+                        say(&bar, false, format!("refused: {e}"));
                         failed += 1;
                         continue;
                     }
@@ -119,7 +131,7 @@ pub async fn run(command: KbCommand, store: &Store, config: &Config) -> Result<(
                 let job_id = source.job_id.context("a new source has its job")?;
                 // Run the job here rather than leave it to a server's worker.
                 let Some(job) = store.claim_job_by_id(workspace, job_id, 3_600_000).await? else {
-                    bar.finish_with_message("queued for the server's worker");
+                    say(&bar, true, "queued for the server's worker".into());
                     continue;
                 };
                 let order = Store::ingest_order(&job.payload)?;
@@ -133,11 +145,11 @@ pub async fn run(command: KbCommand, store: &Store, config: &Config) -> Result<(
                 match ingest(store, &knowledge, workspace, &order, &progress).await {
                     Ok(result) => {
                         store.complete_job(&job, &result).await?;
-                        bar.finish_with_message(format!("done, {} chunks", result["chunks"]));
+                        say(&bar, true, format!("done, {} chunks", result["chunks"]));
                     }
                     Err(e) => {
                         store.fail_job(&job, &e.to_string(), matches!(e, IngestError::Transient(_))).await?;
-                        bar.abandon_with_message(format!("failed: {e}"));
+                        say(&bar, false, format!("failed: {e}"));
                         failed += 1;
                     }
                 }

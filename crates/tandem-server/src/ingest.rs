@@ -56,6 +56,9 @@ impl From<ParseError> for IngestError {
     }
 }
 
+/// How long the points of a replaced version outlive the switch (searches take milliseconds).
+const OLD_VERSION_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Chunks embedded per step (a progress update each).
 const EMBED_STEP: usize = 32;
 
@@ -175,12 +178,23 @@ async fn run(
     .await
     .map_err(|e| KnowledgeError::Index(format!("indexing task failed: {e}")))??;
 
-    // The switch: one UPDATE in the store; then older versions' points go.
+    // The switch: one UPDATE in the store. Older versions' points go a little later: a search
+    // that read the store just before the switch still finds the version it asked for (deleting
+    // at once, it would find neither). A crash before then leaves them to `Knowledge::reconcile`.
     let active = store.activate_source_version(ws, order.source_id, order.version, pieces.len() as i64).await?;
-    match active {
-        Some(v) => knowledge.index.delete_versions_below(&id, v)?,
-        None => knowledge.index.delete_source(&id, None)?,
-    }
+    // Weak: a stopped server lets its index go (and its lock) without waiting for this.
+    let index = Arc::downgrade(&knowledge.index);
+    tokio::spawn(async move {
+        tokio::time::sleep(OLD_VERSION_GRACE).await;
+        let Some(index) = index.upgrade() else { return };
+        let deleted = match active {
+            Some(v) => index.delete_versions_below(&id, v),
+            None => index.delete_source(&id, None),
+        };
+        if let Err(e) = deleted {
+            tracing::warn!(source = %id, error = %e, "old versions stay until the next reconciliation");
+        }
+    });
     progress(SourceStage::Done, 100);
     tracing::info!(source = %order.source_id, version = order.version, chunks = pieces.len(), "source indexed");
     Ok(json!({"chunks": pieces.len(), "pages": document.pages, "kind": document.kind.as_str()}))

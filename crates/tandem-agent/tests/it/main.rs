@@ -39,7 +39,7 @@ fn completion(content: &str) -> Value {
 }
 
 fn review(overrides: Value) -> String {
-    let mut base = json!({"wants_human": false, "sentiment": "neutral", "complex_request": false, "off_limits": false,
+    let mut base = json!({"sentiment": "neutral", "complex_request": false,
         "lead_score": 40, "fields": {"company": null, "job_title": null, "budget": null, "quantity": null}, "summary": "asks a question"});
     for (k, v) in overrides.as_object().unwrap() {
         base[k] = v.clone();
@@ -110,7 +110,8 @@ async fn a_grounded_answer_cites_its_passages_and_reports_its_review() {
     let out = agent.respond(&[], "How much is the ORBE lamp? I work for Hotel Belvedere.").await.unwrap();
     assert_eq!((out.kind, out.refused, out.handoff.as_ref()), (ReplyKind::Answer, false, None));
     assert_eq!(out.reply, "The ORBE table lamp costs 129.00 EUR.");
-    assert_eq!((out.lead_score, out.language.as_str()), (Some(55), "en"), "{:?}", out.decisions);
+    // The model's 55 blended with the words' 60 (a business: "I work for Hotel Belvedere").
+    assert_eq!((out.lead_score, out.language.as_str()), (Some(57), "en"), "{:?}", out.decisions);
     // A field the customer stated is kept; one the model made up (a budget never given) is not.
     assert_eq!(out.fields.get("company").map(String::as_str), Some("Hotel Belvedere"));
     assert!(!out.fields.contains_key("budget"), "{:?}", out.fields);
@@ -174,7 +175,7 @@ async fn handoffs_by_keyword_request_sentiment_and_lead_score() {
 
 #[tokio::test]
 async fn off_limits_topics_and_scenarios_with_set_answers() {
-    let server = model(review(json!({"off_limits": true})), "unused").await;
+    let server = model(review(json!({})), "REFUSE").await;
     let agent = Agent::new(profile(), client(&server), Arc::new(Fixed(lumen_passages())));
     let out = agent.respond(&[], "Which party should I vote for?").await.unwrap();
     assert_eq!((out.kind, out.refused), (ReplyKind::Refusal, true));

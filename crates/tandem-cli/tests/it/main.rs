@@ -76,3 +76,37 @@ fn bad_configuration_is_reported() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_knowledge_base_is_filled_and_searched_from_the_command_line() {
+    let cli = Cli::new();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(args)
+            .env("TANDEM_DATABASE__URL", format!("sqlite://{}/t.db", cli.dir.path().display()))
+            .env("TANDEM_KNOWLEDGE__DATA_DIR", cli.dir.path().join("knowledge"))
+            .env_remove("TANDEM_CONFIG")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (_, out, _) = run(&["workspace", "create", "Lumen"]);
+    let ws = out.split_whitespace().nth(1).unwrap().to_string();
+    let (ok, agent, err) = run(&["kb", "create-agent", "--workspace", &ws, "Support"]);
+    assert!(ok, "{err}");
+    let agent = agent.trim().to_string();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/kb");
+    let (faq, bomb) = (format!("{fixtures}/demo/faq.txt"), format!("{fixtures}/hostile/zip-bomb.xlsx"));
+
+    // One good file and one hostile: the good one is searchable, the other fails with its reason
+    // and the command says so in its exit status.
+    let (ok, _, err) = run(&["kb", "ingest", "--workspace", &ws, "--agent", &agent, &faq, &bomb]);
+    assert!(!ok, "a failed source makes the command fail");
+    assert!(err.contains("done,") && err.contains("failed: file_too_complex"), "{err}");
+    assert!(err.contains("1 source(s) could not be added"), "{err}");
+    let (ok, list, _) = run(&["kb", "sources", "--workspace", &ws, "--agent", &agent]);
+    assert!(ok && list.contains("faq.txt\tdone\t100%") && list.contains("zip-bomb.xlsx\tfailed"), "{list}");
+    let (ok, hits, err) = run(&["kb", "search", "--workspace", &ws, "--agent", &agent, "--limit", "2", "discount code for new customers"]);
+    assert!(ok, "{err}");
+    assert!(hits.contains("faq.txt") && hits.contains("BONJOUR10"), "{hits}");
+}

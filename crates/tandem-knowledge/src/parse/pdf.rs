@@ -39,6 +39,10 @@ pub fn parse(bytes: &[u8], max_pages: usize) -> Result<(usize, Vec<Section>), Pa
     if !readable && encrypted {
         return Err(ParseError::Encrypted);
     }
+    // Nothing read and no end-of-file marker: the file was cut, not scanned.
+    if !readable && !bytes.windows(5).any(|w| w == b"%%EOF") {
+        return Err(ParseError::Damaged("the PDF is truncated (no end-of-file marker) and no text could be recovered".into()));
+    }
     if !readable && failures == pages && pages > 0 {
         return Err(ParseError::Damaged("no page could be read".into()));
     }

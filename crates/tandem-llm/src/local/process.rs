@@ -44,7 +44,17 @@ impl Launch {
     /// Starts the child with its output piped into tracing (debug), never to our stdout; it is
     /// killed if its handle is dropped.
     pub fn spawn(&self, log: &LogTail) -> Result<Child, LocalServerError> {
-        let mut child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and allocates nothing. It makes the kernel kill the
+        // server when Tandem dies, even by SIGKILL, so no model is left running orphaned.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(&self.args)
             // Idle OpenMP threads sleep instead of spinning: on a machine whose cores Tandem
             // shares (embeddings, parsing), spinning threads cut generation from ~15 to ~2 tokens/s

@@ -43,7 +43,8 @@ fn local_model() -> Option<&'static str> {
             .env("OMP_WAIT_POLICY", "PASSIVE")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        // SAFETY: prctl is async-signal-safe; the child gets SIGKILL when this process ends.
+        // SAFETY: prctl is async-signal-safe; the child gets SIGKILL when the thread that started
+        // it ends, and that thread lives as long as the test process.
         unsafe {
             use std::os::unix::process::CommandExt;
             command.pre_exec(|| {
@@ -51,9 +52,16 @@ fn local_model() -> Option<&'static str> {
                 Ok(())
             });
         }
-        // Kept for the life of the test process, which the child does not outlive.
-        static CHILD: OnceLock<std::sync::Mutex<std::process::Child>> = OnceLock::new();
-        CHILD.get_or_init(|| std::sync::Mutex::new(command.spawn().expect("llama-server starts")));
+        let (started, spawned) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let child = command.spawn().expect("llama-server starts");
+            started.send(()).unwrap();
+            let _keep = child;
+            loop {
+                std::thread::park();
+            }
+        });
+        spawned.recv().unwrap();
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if healthy(port) {
@@ -76,6 +84,16 @@ fn healthy(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     tcp.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
+}
+
+/// Tests on the real model take turns: two at once on 2 cores double each one's latency.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn with_model(c: &mut tandem_core::Config, url: &str) {
+    c.llm.enabled = true;
+    c.llm.base_url = Some(url.to_string());
+    // Under a loaded CI machine a turn's prompt can take a minute.
+    c.llm.request_timeout_seconds = std::num::NonZeroU64::new(300).unwrap();
 }
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -128,11 +146,8 @@ async fn sandbox(app: &TestApp, key: &str, agent: &str, message: &str) -> Value 
 #[tokio::test]
 async fn the_sandbox_answers_from_the_knowledge_base_refuses_hands_off_and_learns() {
     let Some(llm) = local_model() else { return };
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.llm.enabled = true;
-        c.llm.base_url = Some(llm.to_string());
-    })
-    .await;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_model(c, llm)).await;
     let t = app.tenant("Lumen").await;
     let agent = agent_with_kb(&app, &t.admin_key, &["faq.txt", "stores.csv"]).await;
 
@@ -199,11 +214,8 @@ async fn wait_job(app: &TestApp, key: &str, job: &Value) -> Value {
 #[tokio::test]
 async fn a_handed_off_conversation_stays_silent_until_given_back() {
     let Some(llm) = local_model() else { return };
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.llm.enabled = true;
-        c.llm.base_url = Some(llm.to_string());
-    })
-    .await;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_model(c, llm)).await;
     let t = app.tenant("Lumen").await;
     let agent = agent_with_kb(&app, &t.admin_key, &["faq.txt"]).await;
     let (_, channel) =

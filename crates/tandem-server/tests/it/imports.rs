@@ -55,7 +55,8 @@ async fn import_dry_run_then_job_with_progress_and_report() {
     assert_eq!(json(app.get("/api/v1/contacts", &t.admin_key).await).await.1["items"], json!([]), "dry run wrote nothing");
 
     let (status, job) = json(upload(form(BAD_ROWS_CSV, "contacts.csv", false)).await.unwrap()).await;
-    assert_eq!((status, job["status"].as_str()), (202, Some("queued")), "{job}");
+    // The worker may have claimed it already.
+    assert!(status == 202 && (job["status"] == "queued" || job["status"] == "running"), "{job}");
     let mut done = Value::Null;
     for _ in 0..200 {
         let (_, j) = json(app.get(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), &t.staff_key).await).await;
