@@ -377,10 +377,12 @@ impl Agent {
         let total = run.started.elapsed();
         run.outcome.timings.total_ms = ms(total);
         run.outcome.timings.overhead_ms = ms(total.saturating_sub(run.llm_time));
-        if run.outcome.kind != ReplyKind::Answer {
-            // Canned replies are in the customer's language by construction.
-        } else if let Some(answered) = Language::detect(&run.outcome.reply) {
-            run.outcome.language = answered.code().into();
+        // Canned replies are in the customer's language by construction; a model's answer is
+        // checked, when it is long enough to tell ("30 jours" is not).
+        if run.outcome.kind == ReplyKind::Answer && run.outcome.reply.split_whitespace().count() >= 4 {
+            if let Some(answered) = Language::detect(&run.outcome.reply) {
+                run.outcome.language = answered.code().into();
+            }
         }
         Ok(run.outcome)
     }
