@@ -228,6 +228,8 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Section>, ParseError> {
     let delimiter = [b',', b';', b'\t'].into_iter().max_by_key(|d| first.bytes().filter(|b| b == d).count()).unwrap_or(b',');
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(false).from_reader(text.as_bytes());
     let mut rows = RowSections::new("");
+    // (byte offset, newlines before it) of the last record seen.
+    let mut counted = (0usize, 0usize);
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| ParseError::Damaged(format!("CSV line {}: {e}", i + 1)))?;
         if record.len() > MAX_COLUMNS {
@@ -235,15 +237,21 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Section>, ParseError> {
         }
         // The file's own line number, as a spreadsheet shows it (the reader skips blank lines).
         // A record's position is where the reader started looking for it: blank lines before it
-        // are skipped here.
-        let line = record.position().map_or(i + 1, |p| {
-            let bytes = text.as_bytes();
-            let mut start = (p.byte() as usize).min(bytes.len());
-            while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
-                start += 1;
+        // are skipped here. Lines are counted from the previous record on (linear in the file).
+        let line = match record.position() {
+            None => i + 1,
+            Some(p) => {
+                let bytes = text.as_bytes();
+                let mut start = (p.byte() as usize).min(bytes.len());
+                while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+                    start += 1;
+                }
+                let (from, before) = counted;
+                let here = before + bytes[from.min(start)..start].iter().filter(|b| **b == b'\n').count();
+                counted = (start, here);
+                here + 1
             }
-            bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
-        });
+        };
         rows.row(line, record.iter().map(|c| c.trim().to_string()).collect());
     }
     Ok(rows.finish())
