@@ -194,7 +194,10 @@ impl KnowledgeIndex {
         // The closest passage by meaning always makes the list: a question in one language whose
         // answer is written in another matches no term, and fusion alone would rank it below
         // passages that match the question's words moderately in both rankings.
-        let nearest = QueryRequestBuilder::new(DENSE_GUARANTEE)
+        // At most half the list is given to the guarantee, so that a short list (limit 2) still
+        // starts with the fused ranking's best.
+        let guaranteed = DENSE_GUARANTEE.min(limit / 2);
+        let nearest = QueryRequestBuilder::new(guaranteed)
             .query(named(DENSE, VectorInternal::from(dense.clone())))
             .filter(filter.clone())
             .with_payload(WithPayloadInterface::Bool(true))
@@ -208,7 +211,8 @@ impl KnowledgeIndex {
             request = request.add_prefetch(PrefetchBuilder::new(candidates).query(named(LEXICAL, sparse.into())).filter(filter).build());
         }
         let mut points = self.shard.query(request.build())?;
-        for mut near in self.shard.query(nearest)? {
+        let nearest = if guaranteed == 0 { vec![] } else { self.shard.query(nearest)? };
+        for mut near in nearest {
             if points.iter().any(|p| p.id == near.id) {
                 continue;
             }
