@@ -19,7 +19,48 @@ pub struct Config {
     pub knowledge: KnowledgeConfig,
     pub llm: crate::llm::LlmConfig,
     pub credits: CreditsConfig,
+    pub channels: ChannelsConfig,
     pub log: LogConfig,
+}
+
+/// Messaging channels: where webhooks are reached, where providers' APIs are (tests point them at
+/// fakes), and how the outbox retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// The public base URL providers call (`https://tandem.example.com`): webhook URLs shown to
+    /// admins start with it, and Twilio's signature covers it. Default: `http://{server.bind}`.
+    pub public_url: Option<String>,
+    /// Largest webhook body accepted, in bytes.
+    pub max_webhook_bytes: usize,
+    /// Time allowed for one send to a provider, in milliseconds.
+    pub send_timeout_ms: u64,
+    /// Attempts before an outbound message is dead-lettered as failed.
+    pub send_max_attempts: i64,
+    /// Meta Graph API base with its version.
+    pub graph_url: String,
+    pub telegram_url: String,
+    pub line_url: String,
+    pub viber_url: String,
+    pub wechat_url: String,
+    pub twilio_url: String,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            max_webhook_bytes: 1024 * 1024,
+            send_timeout_ms: 15_000,
+            send_max_attempts: 8,
+            graph_url: "https://graph.facebook.com/v21.0".into(),
+            telegram_url: "https://api.telegram.org".into(),
+            line_url: "https://api.line.me".into(),
+            viber_url: "https://chatapi.viber.com/pa".into(),
+            wechat_url: "https://api.weixin.qq.com".into(),
+            twilio_url: "https://api.twilio.com".into(),
+        }
+    }
 }
 
 /// The AI credits a new workspace's plan grants (smart replies and the writing assistant spend

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tandem_agent::{pipeline::TurnOutcome, Agent, AgentError, AgentProfile, Passage, Retriever, Speaker, Turn};
-use tandem_core::{AgentId, ContactId, ConversationId, MessageDirection, MessageStatus, WorkspaceId};
+use tandem_core::{AgentId, ContactId, ConversationId, MessageDirection, WorkspaceId};
 use tandem_llm::{Llm, LlmClient};
 use tandem_store::{
     agent_runtime::{AgentStatus, NewAgentState, NewAnswer, NewDecision},
     contacts::DraftRules,
-    conversations::NewMessage,
     Page, Store, StoreError,
 };
 
@@ -20,6 +19,8 @@ use crate::knowledge::{Knowledge, KnowledgeFailure};
 
 /// Job kind of one agent turn; payload `{conversation_id}`.
 pub const TURN_JOB: &str = "conversation.turn";
+/// Send attempts for the agent's replies before they are dead-lettered.
+const SEND_ATTEMPTS: i64 = 8;
 
 /// The model, when one is configured and started.
 pub struct Models {
@@ -156,17 +157,20 @@ pub async fn run_turn(
             text: m.body.clone(),
         })
         .collect();
+    let channel = store.get_channel(ws, convo.channel_id).await?;
+    if let Ok(settings) = tandem_channels::ChannelSettings::parse(channel.kind, &channel.config) {
+        let window = crate::messaging::window_of(&settings, &convo);
+        if let Err(refusal) = window.admit(tandem_channels::window::Author::Agent, false) {
+            let reason = refusal.to_string();
+            store.log_decision(ws, agent_id, Some(conversation), NewDecision { step: "turn", outcome: "silent", reason: &reason }).await?;
+            return Ok(json!({"silent": true, "window": reason}));
+        }
+    }
     let agent = build(store, knowledge, models, ws, agent_id).await?;
     let question = messages[last].body.clone();
     let outcome = agent.respond(&history, &question).await?;
     let answer_id = record(store, ws, agent_id, Some(conversation), &question, &outcome).await?;
-    let new = NewMessage {
-        direction: MessageDirection::Outbound,
-        body: outcome.reply.clone(),
-        status: MessageStatus::Queued,
-        provider_message_id: None,
-    };
-    store.add_message(ws, conversation, new).await?;
+    crate::messaging::queue_agent_reply(store, ws, conversation, &outcome.reply, SEND_ATTEMPTS).await?;
     let written = write_contact_fields(store, ws, convo.contact_id, &outcome).await?;
     if !written.is_empty() {
         let reason = written.join(", ");

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 pub mod ingest;
 pub mod knowledge;
+pub mod messaging;
 mod metrics;
 mod openapi;
 mod routes;

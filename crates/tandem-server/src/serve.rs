@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
+        .route("/webhooks/{provider}/{channel_id}", get(routes::webhooks::handshake).post(routes::webhooks::receive))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
@@ -81,13 +82,19 @@ impl Server {
         } else {
             Err("the LLM is disabled by configuration (llm.enabled = false)".into())
         }));
+        let messaging = Arc::new(crate::messaging::Messaging::new(&config.channels));
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         if config.workers.enabled {
-            let worker = crate::worker::Worker { store: store.clone(), knowledge: knowledge.clone(), models: models.clone() };
+            let worker = crate::worker::Worker {
+                store: store.clone(),
+                knowledge: knowledge.clone(),
+                models: models.clone(),
+                messaging: messaging.clone(),
+            };
             tasks.push(tokio::spawn(crate::worker::run(worker, config.workers.clone(), stopped.clone())));
         }
-        let app = router(AppState { store: store.clone(), config: Arc::new(config), knowledge, models: models.clone() });
+        let app = router(AppState { store: store.clone(), config: Arc::new(config), knowledge, models: models.clone(), messaging });
         let mut on_stop = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let graceful = async move {

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use tandem_core::Config;
 use tandem_store::Store;
 
-use crate::{agents::Models, knowledge::Knowledge};
+use crate::{agents::Models, knowledge::Knowledge, messaging::Messaging};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -11,4 +11,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub knowledge: Arc<Knowledge>,
     pub models: Arc<Models>,
+    pub messaging: Arc<Messaging>,
 }

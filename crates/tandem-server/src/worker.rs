@@ -7,6 +7,7 @@ use tandem_store::{
     import::ImportOptions,
     jobs::Job,
     knowledge::{SourceStage, INGEST_JOB},
+    messaging::{INBOUND_JOB, SEND_JOB},
     Store, StoreError,
 };
 use tokio::sync::watch;
@@ -17,6 +18,7 @@ use crate::{
     agents::{AgentFailure, Models, TURN_JOB},
     ingest::{ingest, IngestError},
     knowledge::Knowledge,
+    messaging::MessagingFailure,
 };
 
 /// One agent turn; payload `{conversation_id}`.
@@ -30,6 +32,21 @@ async fn agent_turn(worker: &Worker, job: &Job) -> Result<serde_json::Value, Age
     crate::agents::run_turn(&worker.store, &worker.knowledge, &worker.models, job.workspace_id, conversation).await
 }
 
+fn payload_str<'a>(job: &'a Job, key: &str) -> Result<&'a str, MessagingFailure> {
+    job.payload.get(key).and_then(|v| v.as_str()).ok_or_else(|| MessagingFailure::Permanent(format!("the job's payload lacks `{key}`")))
+}
+
+/// One stored webhook event; payload `{event_id}`.
+async fn inbound(worker: &Worker, job: &Job) -> Result<serde_json::Value, MessagingFailure> {
+    crate::messaging::process_inbound(&worker.store, job.workspace_id, payload_str(job, "event_id")?).await
+}
+
+/// One outbound message; payload `{message_id}`.
+async fn send(worker: &Worker, job: &Job) -> Result<serde_json::Value, MessagingFailure> {
+    let id = payload_str(job, "message_id")?.parse().map_err(|_| MessagingFailure::Permanent("bad message id".into()))?;
+    crate::messaging::send(&worker.messaging, &worker.store, job.workspace_id, id, job.attempts >= job.max_attempts).await
+}
+
 /// Job kind of a contact import; payload `{upload_id, mapping, default_country}`.
 pub const IMPORT_CONTACTS: &str = "contacts.import";
 
@@ -38,6 +55,7 @@ pub struct Worker {
     pub store: Store,
     pub knowledge: Arc<Knowledge>,
     pub models: Arc<Models>,
+    pub messaging: Arc<crate::messaging::Messaging>,
 }
 
 pub async fn run(worker: Worker, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
@@ -79,6 +97,8 @@ async fn run_job(worker: &Worker, job: &Job, lease_ms: i64) {
             let retry = matches!(e, IngestError::Transient(_));
             (e.to_string(), retry)
         }),
+        INBOUND_JOB => inbound(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
+        SEND_JOB => send(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
         other => Err((format!("no worker handles `{other}` jobs"), false)),
     };
     let recorded = match outcome {

@@ -18,6 +18,8 @@ pub struct Conversation {
     pub assignee_user_id: Option<UserId>,
     pub team_id: Option<TeamId>,
     pub last_message_at: Option<Timestamp>,
+    /// The customer's latest message: conversation windows count from it.
+    pub last_inbound_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -32,6 +34,13 @@ pub struct Message {
     pub status: MessageStatus,
     pub provider_message_id: Option<String>,
     pub error: Option<String>,
+    /// The message as sent or received (media, location, template...), when more than text.
+    #[schema(value_type = Option<Object>)]
+    pub content: Option<serde_json::Value>,
+    /// Outbound: `agent`, or the id of the user who wrote it.
+    pub author: Option<String>,
+    /// When the delivery status last changed.
+    pub status_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 
@@ -51,7 +60,7 @@ pub struct ConversationQuery {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: String,
     channel_id: String,
     contact_id: String,
@@ -59,6 +68,7 @@ struct Row {
     assignee_user_id: Option<String>,
     team_id: Option<String>,
     last_message_at: Option<i64>,
+    last_inbound_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -74,6 +84,7 @@ impl TryFrom<Row> for Conversation {
             assignee_user_id: r.assignee_user_id.map(|s| s.parse()).transpose().map_err(corrupt("user id"))?,
             team_id: r.team_id.map(|s| s.parse()).transpose().map_err(corrupt("team id"))?,
             last_message_at: r.last_message_at.map(Timestamp::from_millis),
+            last_inbound_at: r.last_inbound_at.map(Timestamp::from_millis),
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
         })
@@ -81,7 +92,7 @@ impl TryFrom<Row> for Conversation {
 }
 
 #[derive(sqlx::FromRow)]
-struct MessageRow {
+pub(crate) struct MessageRow {
     id: String,
     conversation_id: String,
     channel_id: String,
@@ -90,6 +101,9 @@ struct MessageRow {
     status: String,
     provider_message_id: Option<String>,
     error: Option<String>,
+    content: Option<String>,
+    author: Option<String>,
+    status_at: Option<i64>,
     created_at: i64,
 }
 
@@ -105,6 +119,9 @@ impl TryFrom<MessageRow> for Message {
             status: r.status.parse().map_err(corrupt("status"))?,
             provider_message_id: r.provider_message_id,
             error: r.error,
+            content: r.content.map(|c| serde_json::from_str(&c)).transpose().map_err(corrupt("message content"))?,
+            author: r.author,
+            status_at: r.status_at.map(Timestamp::from_millis),
             created_at: Timestamp::from_millis(r.created_at),
         })
     }
@@ -112,6 +129,12 @@ impl TryFrom<MessageRow> for Message {
 
 const COLUMNS: &str = "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, created_at, updated_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, created_at";
+/// Conversation columns read back (the insert names [`COLUMNS`] only).
+pub(crate) const SELECT_COLUMNS: &str =
+    "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, last_inbound_at, created_at, updated_at";
+/// Message columns read back.
+pub(crate) const MESSAGE_SELECT: &str =
+    "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, content, author, status_at, created_at";
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 
 impl Store {
@@ -134,13 +157,13 @@ impl Store {
     }
 
     pub async fn get_conversation(&self, ws: WorkspaceId, id: ConversationId) -> Result<Conversation> {
-        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {SELECT_COLUMNS} FROM conversations WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("conversation"))?.try_into()
     }
 
     pub async fn list_conversations(&self, ws: WorkspaceId, q: &ConversationQuery, page: Page) -> Result<Paged<Conversation>> {
-        let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM conversations WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {SELECT_COLUMNS} FROM conversations WHERE workspace_id = "));
         sql.bind(ws.to_string());
         if let Some(s) = q.status {
             sql.push(" AND status = ").bind(s.as_str());
@@ -228,7 +251,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        let mut sql = self.sql(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {MESSAGE_SELECT} FROM messages WHERE workspace_id = "));
         sql.bind(ws.to_string());
         match (inserted, new.provider_message_id) {
             (false, Some(pid)) => {
@@ -243,7 +266,7 @@ impl Store {
     /// Messages of a conversation, oldest first.
     pub async fn list_messages(&self, ws: WorkspaceId, conversation: ConversationId, page: Page) -> Result<Paged<Message>> {
         self.get_conversation(ws, conversation).await?;
-        let mut sql = self.sql(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = "));
+        let mut sql = self.sql(&format!("SELECT {MESSAGE_SELECT} FROM messages WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND conversation_id = ").bind(conversation.to_string());
         sql.push(" ORDER BY created_at, id LIMIT ").bind(page.limit + 1).push(" OFFSET ").bind(page.offset);
         let rows = run!(sql, as MessageRow, fetch_all(&self.pool))?.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>>>()?;

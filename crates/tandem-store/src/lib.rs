@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod knowledge;
 pub mod labels;
 pub mod lists;
+pub mod messaging;
 pub mod notes;
 pub mod objects;
 mod page;

@@ -1,5 +1,5 @@
-//! Conversations and their messages (sending through providers comes with the channel adapters;
-//! here an outbound message is stored as `queued`).
+//! Conversations and their messages. An outbound message is checked against the channel's window,
+//! then queued together with the job that sends it through the provider.
 
 use axum::{
     extract::{Path, Query, State},
@@ -7,16 +7,19 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, MessageDirection, MessageStatus, TeamId, UserId};
+use tandem_channels::window::Author;
+use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, TeamId, UserId};
 use tandem_store::{
-    conversations::{Conversation, ConversationQuery, Message, NewMessage},
+    conversations::{Conversation, ConversationQuery, Message},
+    messaging::NewOutbound,
     Paged,
 };
 
 use super::PageQuery;
 use crate::{
     auth::Auth,
-    error::{ApiResult, ErrorBody},
+    error::{ApiError, ApiResult, ErrorBody},
+    messaging::AdmitError,
     extract::{parse_id, ApiJson},
     routes::access::double_option,
     state::AppState,
@@ -107,11 +110,28 @@ pub async fn list_messages(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MessageCreate {
-    body: String,
+    /// Free-form text.
+    #[serde(default)]
+    body: Option<String>,
+    /// A WhatsApp template instead of text (required outside the 24-hour window).
+    #[serde(default)]
+    template: Option<TemplateSend>,
 }
 
-/// Queue an outbound message in the conversation.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSend {
+    name: String,
+    language: String,
+    /// Values for `{{1}}`, `{{2}}`... in order.
+    #[serde(default)]
+    variables: Vec<String>,
+}
+
+/// Queue an outbound message from the calling user. Refused (422) when the channel's window has
+/// closed: `template_required` on WhatsApp, `window_closed` elsewhere.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = ConversationId, Path)), request_body = MessageCreate,
     responses((status = 201, body = Message), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn send_message(
@@ -120,11 +140,66 @@ pub async fn send_message(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MessageCreate>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    if req.body.trim().is_empty() {
-        return Err(tandem_core::ValidationError::new("body", "empty_message", "a message needs text").into());
-    }
-    let new =
-        NewMessage { direction: MessageDirection::Outbound, body: req.body, status: MessageStatus::Queued, provider_message_id: None };
-    let (msg, _) = app.store.add_message(actor.workspace_id, parse_id(&id, "conversation")?, new).await?;
+    let ws = actor.workspace_id;
+    let conversation = parse_id(&id, "conversation")?;
+    let conv = app.store.get_conversation(ws, conversation).await?;
+    let (body, content) = match (req.body, req.template) {
+        (Some(body), None) => {
+            if body.trim().is_empty() {
+                return Err(tandem_core::ValidationError::new("body", "empty_message", "a message needs text").into());
+            }
+            (body, None)
+        }
+        (None, Some(t)) => {
+            let template = app
+                .store
+                .get_template(ws, conv.channel_id, &t.name, &t.language)
+                .await?
+                .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_template", format!("no template `{}` in `{}` on this channel", t.name, t.language)))?;
+            if template.status != "approved" {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "template_not_approved",
+                    format!("template `{}` is {}, not approved", t.name, template.status),
+                ));
+            }
+            if t.variables.len() as i64 != template.variables {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "template_variables",
+                    format!("template `{}` takes {} variable(s), {} given", t.name, template.variables, t.variables.len()),
+                ));
+            }
+            let mut body = template.body.clone();
+            for (i, v) in t.variables.iter().enumerate() {
+                body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
+            }
+            let content = serde_json::to_value(tandem_channels::OutboundContent::Template { name: t.name, language: t.language, variables: t.variables })
+                .map_err(|e| ApiError::bad_request("invalid_template", e.to_string()))?;
+            (body, Some(content))
+        }
+        _ => return Err(ApiError::bad_request("invalid_message", "send either `body` or `template`")),
+    };
+    crate::messaging::admit(&app.store, ws, conversation, Author::Human, content.is_some()).await.map_err(|e| match e {
+        AdmitError::Store(e) => e.into(),
+        AdmitError::Window(r) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, crate::messaging::refusal_code(&r), r.to_string()),
+        AdmitError::Settings(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_misconfigured", m),
+    })?;
+    let author = actor.user_id().map(|u| u.to_string()).unwrap_or_else(|| actor.label());
+    let max_attempts = app.config.channels.send_max_attempts;
+    let msg = app.store.queue_outbound(ws, conversation, NewOutbound { body: &body, content: content.as_ref(), author: &author, max_attempts }).await?;
     Ok((StatusCode::CREATED, Json(msg)))
+}
+
+/// Where the conversation's window stands: whether free-form messages may go, until when, and
+/// whether a template is required.
+#[utoipa::path(get, path = "/conversations/{id}/window", tag = "conversations", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn get_window(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let conv = app.store.get_conversation(actor.workspace_id, parse_id(&id, "conversation")?).await?;
+    let channel = app.store.get_channel(actor.workspace_id, conv.channel_id).await?;
+    let settings = tandem_channels::ChannelSettings::parse(channel.kind, &channel.config)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_misconfigured", e.to_string()))?;
+    let state = crate::messaging::window_of(&settings, &conv);
+    Ok(Json(serde_json::json!({"channel": channel.kind, "last_inbound_at": conv.last_inbound_at, "window": state})))
 }

@@ -15,6 +15,7 @@ mod objects;
 mod properties;
 mod session;
 mod views;
+pub mod webhooks;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -59,9 +60,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(objects::associate, objects::dissociate))
         .routes(routes!(channels::list_channels, channels::create_channel))
         .routes(routes!(channels::get_channel, channels::delete_channel))
+        .routes(routes!(channels::webhook_info))
+        .routes(routes!(channels::list_templates, channels::create_template))
         .routes(routes!(conversations::list_conversations, conversations::create_conversation))
         .routes(routes!(conversations::get_conversation, conversations::update_conversation))
         .routes(routes!(conversations::list_messages, conversations::send_message))
+        .routes(routes!(conversations::get_window))
         .routes(routes!(views::list_views, views::create_view))
         .routes(routes!(views::delete_view))
         .routes(routes!(audit::list_audit))

@@ -2,6 +2,7 @@
 
 mod agents;
 mod auth;
+mod channels;
 mod contacts;
 mod errors;
 mod imports;

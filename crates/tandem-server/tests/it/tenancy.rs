@@ -45,7 +45,7 @@ async fn isolation(backend: Backend) {
     let record = created(&app, Method::POST, "/api/v1/object-types/order/records", k, json!({"data": {"n": 1}, "contact_ids": [c]})).await;
     let r = record["id"].as_str().unwrap();
     let channel =
-        created(&app, Method::POST, "/api/v1/channels", k, json!({"kind": "whatsapp", "name": "Sales", "config": {"app_secret": "x"}}))
+        created(&app, Method::POST, "/api/v1/channels", k, json!({"kind": "telegram", "name": "Sales", "config": {"bot_token": "123456:ABC-DEF", "secret_token": "x"}}))
             .await;
     let ch = channel["id"].as_str().unwrap();
     let conv = created(&app, Method::POST, "/api/v1/conversations", k, json!({"channel_id": ch, "contact_id": c})).await;

@@ -1,0 +1,360 @@
+//! Channels over HTTP with the providers faked at their HTTP boundary: WhatsApp webhooks verified,
+//! stored once and turned into contacts, conversations and messages; replies sent to the fake
+//! Graph API within the window; receipts, templates, retries and refusals.
+
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tandem_core::Config;
+use tandem_store::Backend;
+use wiremock::{
+    matchers::{body_json, header, method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+use crate::{assert_error, json, TestApp, Tenant};
+
+pub const APP_SECRET: &str = "meta-app-secret";
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const CUSTOMER: &str = "16505551234";
+
+pub fn with_graph(c: &mut Config, graph: &MockServer) {
+    c.channels.graph_url = graph.uri();
+    c.channels.send_timeout_ms = 1000;
+}
+
+/// A WhatsApp channel whose Graph API is the fake.
+pub async fn whatsapp_channel(app: &TestApp, t: &Tenant) -> String {
+    let config = json!({"phone_number_id": PHONE_NUMBER_ID, "access_token": "EAAG-test-token", "app_secret": APP_SECRET, "verify_token": "verify-me"});
+    let (status, ch) =
+        json(app.send(Method::POST, "/api/v1/channels", &t.admin_key, json!({"kind": "whatsapp", "name": "Sales", "config": config})).await)
+            .await;
+    assert_eq!(status, 201, "{ch}");
+    assert_eq!(ch["config"]["app_secret"], "********", "secrets never come back");
+    ch["id"].as_str().unwrap().to_string()
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// A WhatsApp Cloud API `messages` webhook with one text message, as Meta sends it.
+pub fn wa_text(id: &str, text: &str, at: i64) -> Value {
+    wa_change(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": CUSTOMER}],
+        "messages": [{"from": CUSTOMER, "id": id, "timestamp": at.to_string(), "type": "text", "text": {"body": text}}]
+    }))
+}
+
+fn wa_status(id: &str, status: &str, errors: Option<Value>) -> Value {
+    let mut s = json!({"id": id, "status": status, "timestamp": now_secs().to_string(), "recipient_id": CUSTOMER});
+    if let Some(e) = errors {
+        s["errors"] = e;
+    }
+    wa_change(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "statuses": [s]
+    }))
+}
+
+fn wa_change(value: Value) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}]})
+}
+
+pub fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Posts a webhook body with the given signature header (None: no header).
+pub async fn post_webhook(app: &TestApp, channel: &str, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+    let mut rb = app
+        .request(Method::POST, &format!("/webhooks/whatsapp/{channel}"), None)
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = signature {
+        rb = rb.header("x-hub-signature-256", s);
+    }
+    json(rb.send().await.unwrap()).await
+}
+
+pub async fn deliver(app: &TestApp, channel: &str, payload: &Value) {
+    let body = serde_json::to_vec(payload).unwrap();
+    let (status, answer) = post_webhook(app, channel, &body, Some(&sign(&body))).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Polls `check` until it returns Some, for up to `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The only conversation of the tenant, once the inbound job has created it.
+pub async fn the_conversation(app: &TestApp, key: &str) -> Value {
+    eventually(10, || async {
+        let (_, list) = json(app.get("/api/v1/conversations", key).await).await;
+        list["items"].as_array().and_then(|items| items.first().cloned())
+    })
+    .await
+}
+
+async fn messages(app: &TestApp, key: &str, conversation: &str) -> Vec<Value> {
+    let (_, list) = json(app.get(&format!("/api/v1/conversations/{conversation}/messages"), key).await).await;
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn message_with_status(app: &TestApp, key: &str, conversation: &str, body: &str, status: &str) -> Value {
+    eventually(15, || async {
+        messages(app, key, conversation).await.into_iter().find(|m| m["body"] == body && m["status"] == status)
+    })
+    .await
+}
+
+fn graph_ok(wamid: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "messaging_product": "whatsapp", "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}], "messages": [{"id": wamid}]
+    }))
+}
+
+fn text_request(body: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "text", "text": {"preview_url": false, "body": body}})
+}
+
+async fn whatsapp_inbound_reply_and_receipts(backend: Backend) {
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(backend, |c| with_graph(c, &graph)).await;
+    let t = app.tenant("Lumen").await;
+    let channel = whatsapp_channel(&app, &t).await;
+
+    // Meta's subscription handshake.
+    let url = format!("/webhooks/whatsapp/{channel}?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444");
+    let resp = app.request(Method::GET, &url, None).send().await.unwrap();
+    assert_eq!((resp.status().as_u16(), resp.text().await.unwrap()), (200, "1158201444".to_string()));
+    let url = format!("/webhooks/whatsapp/{channel}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444");
+    assert_eq!(app.request(Method::GET, &url, None).send().await.unwrap().status(), 403);
+
+    // A customer writes; Meta delivers twice (it retries until it gets a 200 in time).
+    let payload = wa_text("wamid.IN1", "Does it come in another color?", now_secs());
+    deliver(&app, &channel, &payload).await;
+    deliver(&app, &channel, &payload).await;
+    let convo = the_conversation(&app, &t.admin_key).await;
+    let convo_id = convo["id"].as_str().unwrap().to_string();
+    let inbound = eventually(10, || async {
+        let list = messages(&app, &t.admin_key, &convo_id).await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let inbound_again = messages(&app, &t.admin_key, &convo_id).await;
+    assert_eq!(inbound_again.len(), 1, "a redelivered webhook stores nothing new: {inbound_again:?}");
+    assert_eq!(inbound[0]["body"], "Does it come in another color?");
+    assert_eq!(inbound[0]["provider_message_id"], "wamid.IN1");
+    let ws = t.id;
+    let channel_id = channel.parse().unwrap();
+    assert_eq!(app.store().count_inbound_events(ws, channel_id).await.unwrap(), 1);
+    let (_, contact) = json(app.get(&format!("/api/v1/contacts/{}", convo["contact_id"].as_str().unwrap()), &t.admin_key).await).await;
+    assert_eq!((contact["first_name"].as_str(), contact["last_name"].as_str()), (Some("Sheena"), Some("Nelson")));
+    assert_eq!(contact["phone"], format!("+{CUSTOMER}"));
+    let (_, window) = json(app.get(&format!("/api/v1/conversations/{convo_id}/window"), &t.admin_key).await).await;
+    assert_eq!(window["window"]["state"], "open", "{window}");
+
+    // A person answers: the exact Cloud API request reaches the fake Graph API once.
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .and(header("authorization", "Bearer EAAG-test-token"))
+        .and(body_json(text_request("Yes, in brass and in black.")))
+        .respond_with(graph_ok("wamid.OUT1"))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let (status, sent) = json(
+        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Yes, in brass and in black."}))
+            .await,
+    )
+    .await;
+    assert_eq!((status, sent["status"].as_str()), (201, Some("queued")), "{sent}");
+    let out = message_with_status(&app, &t.admin_key, &convo_id, "Yes, in brass and in black.", "sent").await;
+    assert_eq!(out["provider_message_id"], "wamid.OUT1");
+
+    // Receipts move it forward, never back.
+    deliver(&app, &channel, &wa_status("wamid.OUT1", "delivered", None)).await;
+    message_with_status(&app, &t.admin_key, &convo_id, "Yes, in brass and in black.", "delivered").await;
+    deliver(&app, &channel, &wa_status("wamid.OUT1", "read", None)).await;
+    message_with_status(&app, &t.admin_key, &convo_id, "Yes, in brass and in black.", "read").await;
+    deliver(&app, &channel, &wa_status("wamid.OUT1", "delivered", None)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    message_with_status(&app, &t.admin_key, &convo_id, "Yes, in brass and in black.", "read").await;
+    graph.verify().await;
+}
+
+#[tokio::test]
+async fn a_whatsapp_message_is_stored_once_answered_through_the_graph_api_and_its_receipts_applied_sqlite() {
+    whatsapp_inbound_reply_and_receipts(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_whatsapp_message_is_stored_once_answered_through_the_graph_api_and_its_receipts_applied_postgres() {
+    whatsapp_inbound_reply_and_receipts(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn webhooks_that_cannot_be_trusted_or_read_are_refused_and_nothing_is_stored() {
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        with_graph(c, &graph);
+        c.channels.max_webhook_bytes = 4096;
+    })
+    .await;
+    let t = app.tenant("Lumen").await;
+    let channel = whatsapp_channel(&app, &t).await;
+    let body = serde_json::to_vec(&wa_text("wamid.X", "hello", now_secs())).unwrap();
+
+    assert_error(&post_webhook(&app, &channel, &body, None).await, 401, "invalid_signature");
+    let forged = sign(b"another body");
+    assert_error(&post_webhook(&app, &channel, &body, Some(&forged)).await, 401, "invalid_signature");
+    let unknown = tandem_core::ChannelId::new().to_string();
+    assert_error(&post_webhook(&app, &unknown, &body, Some(&sign(&body))).await, 404, "unknown_channel");
+    assert_error(&post_webhook(&app, "not-an-id", &body, Some(&sign(&body))).await, 404, "unknown_channel");
+    let wrong_provider = app
+        .request(Method::POST, &format!("/webhooks/telegram/{channel}"), None)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_error(&json(wrong_provider).await, 404, "unknown_channel");
+    let as_form = app
+        .request(Method::POST, &format!("/webhooks/whatsapp/{channel}"), None)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-hub-signature-256", sign(&body))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_error(&json(as_form).await, 400, "unsupported_content_type");
+    let big = vec![b' '; 5000];
+    assert_error(&post_webhook(&app, &channel, &big, Some(&sign(&big))).await, 413, "payload_too_large");
+    let broken = b"{\"object\": \"whatsapp_business_account\", \"entry\": [".to_vec();
+    assert_error(&post_webhook(&app, &channel, &broken, Some(&sign(&broken))).await, 400, "malformed_body");
+
+    let ws = t.id;
+    assert_eq!(app.store().count_inbound_events(ws, channel.parse().unwrap()).await.unwrap(), 0);
+    let (_, list) = json(app.get("/api/v1/conversations", &t.admin_key).await).await;
+    assert_eq!(list["items"], json!([]));
+
+    // An event type Tandem does not handle is stored and acknowledged, never an error.
+    let odd = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "account_alerts", "value": {"entity_type": "WABA"}}]}]});
+    deliver(&app, &channel, &odd).await;
+
+    // Another workspace cannot see this channel's templates or conversations' windows.
+    let other = app.tenant("Other").await;
+    let (status, _) = json(app.get(&format!("/api/v1/channels/{channel}/templates"), &other.admin_key).await).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn outside_the_24_hour_window_only_an_approved_template_goes() {
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_graph(c, &graph)).await;
+    let t = app.tenant("Lumen").await;
+    let channel = whatsapp_channel(&app, &t).await;
+    // The customer's message was written 25 hours ago (a late delivery does not reopen the window).
+    deliver(&app, &channel, &wa_text("wamid.OLD", "Hello?", now_secs() - 25 * 3600)).await;
+    let convo = the_conversation(&app, &t.admin_key).await;
+    let convo_id = convo["id"].as_str().unwrap();
+    let (_, window) = json(app.get(&format!("/api/v1/conversations/{convo_id}/window"), &t.admin_key).await).await;
+    assert_eq!(window["window"], json!({"state": "closed", "template_required": true}), "{window}");
+    let messages_path = format!("/api/v1/conversations/{convo_id}/messages");
+    let say = |body: Value| app.send(Method::POST, &messages_path, &t.staff_key, body);
+    assert_error(&json(say(json!({"body": "Sorry for the delay"})).await).await, 422, "template_required");
+
+    // A template must be registered and approved by Meta first.
+    let template = json!({"name": "order_update", "language": "en_US", "category": "utility", "body": "Hello {{1}}, your order {{2}} has shipped."});
+    let (status, created) = json(app.send(Method::POST, &format!("/api/v1/channels/{channel}/templates"), &t.admin_key, template).await).await;
+    assert_eq!((status, created["status"].as_str(), created["variables"].as_i64()), (201, Some("pending"), Some(2)), "{created}");
+    let send_template = json!({"template": {"name": "order_update", "language": "en_US", "variables": ["Sheena", "A-1042"]}});
+    assert_error(&json(say(send_template.clone()).await).await, 422, "template_not_approved");
+    let approved = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "time": now_secs(), "changes": [{"field": "message_template_status_update", "value": {
+        "event": "APPROVED", "message_template_id": 594425479261596i64, "message_template_name": "order_update", "message_template_language": "en_US", "reason": "NONE"}}]}]});
+    deliver(&app, &channel, &approved).await;
+    eventually(10, || async {
+        let (_, list) = json(app.get(&format!("/api/v1/channels/{channel}/templates"), &t.admin_key).await).await;
+        (list["items"][0]["status"] == "approved").then_some(())
+    })
+    .await;
+    assert_error(&json(say(json!({"template": {"name": "order_update", "language": "en_US", "variables": ["Sheena"]}})).await).await, 422, "template_variables");
+
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .and(body_json(json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "template",
+            "template": {"name": "order_update", "language": {"code": "en_US"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "Sheena"}, {"type": "text", "text": "A-1042"}]}]}})))
+        .respond_with(graph_ok("wamid.TPL"))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let (status, msg) = json(say(send_template).await).await;
+    assert_eq!((status, msg["body"].as_str()), (201, Some("Hello Sheena, your order A-1042 has shipped.")), "{msg}");
+    message_with_status(&app, &t.admin_key, convo_id, "Hello Sheena, your order A-1042 has shipped.", "sent").await;
+    graph.verify().await;
+}
+
+#[tokio::test]
+async fn sends_are_retried_on_provider_errors_failed_on_refusals_and_never_repeated_after_a_timeout() {
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_graph(c, &graph)).await;
+    let t = app.tenant("Lumen").await;
+    let channel = whatsapp_channel(&app, &t).await;
+    deliver(&app, &channel, &wa_text("wamid.IN", "Hi", now_secs())).await;
+    let convo = the_conversation(&app, &t.admin_key).await;
+    let convo_id = convo["id"].as_str().unwrap();
+    let messages_path = format!("/api/v1/conversations/{convo_id}/messages");
+    let say = |body: &str| app.send(Method::POST, &messages_path, &t.staff_key, json!({"body": body}));
+    let to = |text: &str| Mock::given(method("POST")).and(path(format!("/{PHONE_NUMBER_ID}/messages"))).and(body_json(text_request(text)));
+
+    // A 500 then a success: sent once, on the second attempt.
+    to("after a hiccup")
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2, "fbtrace_id": "A1"}})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&graph)
+        .await;
+    to("after a hiccup").respond_with(graph_ok("wamid.RETRY")).expect(1).mount(&graph).await;
+    // The customer's window closed at Meta (131047): failed with the code, not retried.
+    to("too late")
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047, "error_data": {"messaging_product": "whatsapp", "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}, "fbtrace_id": "A2"}})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    // No answer in time (the send timeout is 1 s): the provider may have taken it, so it is not
+    // sent again.
+    to("slow").respond_with(graph_ok("wamid.SLOW").set_delay(Duration::from_secs(3))).expect(1).mount(&graph).await;
+
+    for text in ["after a hiccup", "too late", "slow"] {
+        assert_eq!(say(text).await.status(), 201);
+    }
+    let retried = message_with_status(&app, &t.admin_key, convo_id, "after a hiccup", "sent").await;
+    assert_eq!(retried["provider_message_id"], "wamid.RETRY");
+    let refused = message_with_status(&app, &t.admin_key, convo_id, "too late", "failed").await;
+    assert!(refused["error"].as_str().unwrap().starts_with("131047"), "{refused}");
+    let slow = message_with_status(&app, &t.admin_key, convo_id, "slow", "failed").await;
+    assert!(slow["error"].as_str().unwrap().starts_with("unknown_outcome"), "{slow}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    graph.verify().await;
+}
