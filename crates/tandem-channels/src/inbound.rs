@@ -43,15 +43,35 @@ pub struct Sender {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
-    Text { body: String },
+    Text {
+        body: String,
+    },
     /// Kept as a reference (the provider's media id or URL); the server downloads it to storage.
-    Media { kind: MediaKind, reference: String, mime_type: Option<String>, caption: Option<String>, filename: Option<String> },
-    Location { latitude: f64, longitude: f64, name: Option<String>, address: Option<String> },
-    Contacts { contacts: Vec<SharedContact> },
+    Media {
+        kind: MediaKind,
+        reference: String,
+        mime_type: Option<String>,
+        caption: Option<String>,
+        filename: Option<String>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Contacts {
+        contacts: Vec<SharedContact>,
+    },
     /// A tapped button, quick reply or postback: what it showed and what it carries.
-    Button { text: String, payload: Option<String> },
+    Button {
+        text: String,
+        payload: Option<String>,
+    },
     /// A reaction or anything else the provider names but we do not render.
-    Unsupported { description: String },
+    Unsupported {
+        description: String,
+    },
 }
 
 impl Content {

@@ -19,11 +19,22 @@ pub struct OutboundMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OutboundContent {
-    Text { body: String },
+    Text {
+        body: String,
+    },
     /// A public URL the provider fetches.
-    Media { kind: MediaKind, url: String, caption: Option<String>, filename: Option<String> },
+    Media {
+        kind: MediaKind,
+        url: String,
+        caption: Option<String>,
+        filename: Option<String>,
+    },
     /// WhatsApp only: an approved template with its body variables in order.
-    Template { name: String, language: String, variables: Vec<String> },
+    Template {
+        name: String,
+        language: String,
+        variables: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +63,13 @@ pub enum HttpMethod {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SendOutcome {
-    Sent { provider_message_id: Option<String> },
+    Sent {
+        provider_message_id: Option<String>,
+    },
     /// `retryable`: a rate limit, a 5xx, a timeout; not a bad recipient or an expired window.
-    Failed { code: String, message: String, retryable: bool },
+    Failed {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
 }

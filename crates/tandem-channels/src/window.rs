@@ -48,11 +48,17 @@ impl WindowPolicy {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum WindowState {
     Unlimited,
-    Open { closes_at: Timestamp },
+    Open {
+        closes_at: Timestamp,
+    },
     /// Messenger between 24 h and 7 days: people only, with the `HUMAN_AGENT` tag.
-    HumanAgentOnly { closes_at: Timestamp },
+    HumanAgentOnly {
+        closes_at: Timestamp,
+    },
     /// Free-form messages are refused; on WhatsApp a template still goes.
-    Closed { template_required: bool },
+    Closed {
+        template_required: bool,
+    },
 }
 
 /// Why a message may not go out now.

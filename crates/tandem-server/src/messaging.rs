@@ -142,14 +142,26 @@ pub enum AdmitError {
 }
 
 /// Queues the agent's reply on a conversation (called by the agent's turn).
-pub async fn queue_agent_reply(store: &Store, ws: WorkspaceId, conversation: ConversationId, body: &str, max_attempts: i64) -> Result<(), StoreError> {
+pub async fn queue_agent_reply(
+    store: &Store,
+    ws: WorkspaceId,
+    conversation: ConversationId,
+    body: &str,
+    max_attempts: i64,
+) -> Result<(), StoreError> {
     store.queue_outbound(ws, conversation, NewOutbound { body, content: None, author: "agent", max_attempts }).await?;
     Ok(())
 }
 
 /// Sends one queued outbound message (job `channel.send`). `last_attempt`: a retryable failure
 /// now is final, and the message is marked failed with the reason (the dead letter).
-pub async fn send(messaging: &Messaging, store: &Store, ws: WorkspaceId, id: MessageId, last_attempt: bool) -> Result<Value, MessagingFailure> {
+pub async fn send(
+    messaging: &Messaging,
+    store: &Store,
+    ws: WorkspaceId,
+    id: MessageId,
+    last_attempt: bool,
+) -> Result<Value, MessagingFailure> {
     let pending = store.pending_send(ws, id).await?;
     if pending.message.status != MessageStatus::Queued {
         return Ok(json!({"skipped": format!("the message is already {}", pending.message.status.as_str())}));

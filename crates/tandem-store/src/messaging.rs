@@ -9,7 +9,9 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use tandem_core::{ChannelId, ChannelKind, ContactId, ConversationId, ConversationStatus, MessageId, MessageStatus, Timestamp, WorkspaceId};
+use tandem_core::{
+    ChannelId, ChannelKind, ContactId, ConversationId, ConversationStatus, MessageId, MessageStatus, Timestamp, WorkspaceId,
+};
 
 use crate::{
     contacts::ContactDraft,
@@ -145,7 +147,8 @@ impl Store {
         let mut new = 0;
         for e in events {
             let id = uuid::Uuid::now_v7().to_string();
-            let mut sql = self.sql("INSERT INTO inbound_events (id, workspace_id, channel_id, provider_event_id, kind, event, received_at) VALUES (");
+            let mut sql =
+                self.sql("INSERT INTO inbound_events (id, workspace_id, channel_id, provider_event_id, kind, event, received_at) VALUES (");
             sql.bind(id.clone()).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
             sql.bind(e.provider_event_id.clone()).push(", ").bind(e.kind.clone()).push(", ").bind(e.event.to_string());
             sql.push(", ").bind(now).push(") ON CONFLICT DO NOTHING");
@@ -161,8 +164,9 @@ impl Store {
     pub async fn inbound_event(&self, ws: WorkspaceId, id: &str) -> Result<StoredInboundEvent> {
         let mut sql = self.sql("SELECT id, channel_id, kind, event, processed_at FROM inbound_events WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        let (id, channel, kind, event, processed) = run!(sql, as (String, String, String, String, Option<i64>), fetch_optional(&self.pool))?
-            .ok_or(StoreError::NotFound("inbound event"))?;
+        let (id, channel, kind, event, processed) =
+            run!(sql, as (String, String, String, String, Option<i64>), fetch_optional(&self.pool))?
+                .ok_or(StoreError::NotFound("inbound event"))?;
         Ok(StoredInboundEvent {
             id,
             workspace_id: ws,
@@ -220,7 +224,10 @@ impl Store {
                         if let Some(found) = self.contact_at_address(ws, channel, external_id).await? {
                             return Ok(found);
                         }
-                        return Err(StoreError::Conflict { code: "contact_conflict", message: "the contact was created concurrently".into() });
+                        return Err(StoreError::Conflict {
+                            code: "contact_conflict",
+                            message: "the contact was created concurrently".into(),
+                        });
                     }
                     Err(e) => return Err(e),
                 }
@@ -238,7 +245,11 @@ impl Store {
 
     async fn contact_at_address(&self, ws: WorkspaceId, channel: ChannelId, external_id: &str) -> Result<Option<ContactId>> {
         let mut sql = self.sql("SELECT contact_id FROM contact_channels WHERE workspace_id = ");
-        sql.bind(ws.to_string()).push(" AND channel_id = ").bind(channel.to_string()).push(" AND external_id = ").bind(external_id.to_string());
+        sql.bind(ws.to_string())
+            .push(" AND channel_id = ")
+            .bind(channel.to_string())
+            .push(" AND external_id = ")
+            .bind(external_id.to_string());
         run!(sql, as (String,), fetch_optional(&self.pool))?.map(|(id,)| id.parse()).transpose().map_err(corrupt("contact id"))
     }
 
@@ -285,8 +296,19 @@ impl Store {
             "INSERT INTO messages (id, conversation_id, channel_id, direction, body, status, provider_message_id, content, created_at, workspace_id) VALUES (",
         );
         sql.bind(id.to_string()).push(", ").bind(conversation.id.to_string()).push(", ").bind(conversation.channel_id.to_string());
-        sql.push(", 'inbound', ").bind(body).push(", ").bind(MessageStatus::Received.as_str()).push(", ").bind(provider_message_id.to_string());
-        sql.push(", ").bind(content.map(Value::to_string)).push(", ").bind(now).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
+        sql.push(", 'inbound', ")
+            .bind(body)
+            .push(", ")
+            .bind(MessageStatus::Received.as_str())
+            .push(", ")
+            .bind(provider_message_id.to_string());
+        sql.push(", ")
+            .bind(content.map(Value::to_string))
+            .push(", ")
+            .bind(now)
+            .push(", ")
+            .bind(ws.to_string())
+            .push(") ON CONFLICT DO NOTHING");
         let inserted = run!(sql, execute(&mut *tx))?.rows_affected() == 1;
         if inserted {
             let mut sql = self.sql("UPDATE conversations SET last_message_at = ");
@@ -431,7 +453,11 @@ impl Store {
         self.get_channel(ws, channel).await?;
         let name = new.name.trim();
         if name.is_empty() || name.len() > 512 || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            return Err(StoreError::invalid("name", "invalid_template_name", "a template name is lower-case letters, digits and underscores"));
+            return Err(StoreError::invalid(
+                "name",
+                "invalid_template_name",
+                "a template name is lower-case letters, digits and underscores",
+            ));
         }
         if !["marketing", "utility", "authentication"].contains(&new.category) {
             return Err(StoreError::invalid("category", "invalid_category", "category is marketing, utility or authentication"));

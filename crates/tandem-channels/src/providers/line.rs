@@ -191,9 +191,11 @@ impl Event {
         let occurred_at = self.timestamp.map(Timestamp::from_millis);
         // The user writes; in a group without their consent only the group is known, and a
         // push to the group id reaches it.
-        let sender = self.source.as_ref().and_then(|s| s.user_id.clone().or_else(|| s.group_id.clone()).or_else(|| s.room_id.clone())).map(
-            |id| Sender { id, name: None, phone: None },
-        );
+        let sender = self
+            .source
+            .as_ref()
+            .and_then(|s| s.user_id.clone().or_else(|| s.group_id.clone()).or_else(|| s.room_id.clone()))
+            .map(|id| Sender { id, name: None, phone: None });
         let fallback_id =
             format!("{}:{}:{}", self.kind, sender.as_ref().map(|s| s.id.as_str()).unwrap_or("-"), self.timestamp.unwrap_or_default());
         let event_id = self.webhook_event_id.clone().unwrap_or(fallback_id);
@@ -212,7 +214,9 @@ impl Event {
                 },
                 occurred_at,
             },
-            (_, _, _, sender) => InboundEvent { provider_event_id: event_id, kind: InboundKind::Other { event_type: self.kind, sender }, occurred_at },
+            (_, _, _, sender) => {
+                InboundEvent { provider_event_id: event_id, kind: InboundKind::Other { event_type: self.kind, sender }, occurred_at }
+            }
         }
     }
 }
@@ -242,4 +246,3 @@ impl Message {
         }
     }
 }
-

@@ -135,9 +135,8 @@ pub(crate) fn read_graph_response(status: u16, body: &[u8], id_of: fn(&Value) ->
                 Some(d) if d != error.message => format!("{}: {d}", error.message),
                 _ => error.message.clone(),
             };
-            let retryable = http_retryable
-                || error.is_transient
-                || error.code.is_some_and(|c| graph_retryable(c) || retryable_codes.contains(&c));
+            let retryable =
+                http_retryable || error.is_transient || error.code.is_some_and(|c| graph_retryable(c) || retryable_codes.contains(&c));
             let code = error.code.map_or_else(|| format!("http_{status}"), |c| c.to_string());
             SendOutcome::Failed { code, message, retryable }
         }
@@ -388,7 +387,12 @@ fn messaging_item(item: Messaging, events: &mut Vec<InboundEvent>) -> Result<(),
     } else if let Some(read) = item.read {
         match read.mid {
             Some(mid) => {
-                let kind = InboundKind::Status { provider_message_id: mid.clone(), status: DeliveryStatus::Read, failure: None, recipient: Some(sender) };
+                let kind = InboundKind::Status {
+                    provider_message_id: mid.clone(),
+                    status: DeliveryStatus::Read,
+                    failure: None,
+                    recipient: Some(sender),
+                };
                 push(format!("{mid}:read"), kind);
             }
             // Messenger names no message, only a watermark: everything sent before it was read.
@@ -404,7 +408,10 @@ fn messaging_item(item: Messaging, events: &mut Vec<InboundEvent>) -> Result<(),
             (_, None) => "reaction".to_string(),
         };
         let id = format!("reaction:{sender}:{ts}");
-        push(id.clone(), InboundKind::Message { sender: person(sender), provider_message_id: id, content: Content::Unsupported { description } });
+        push(
+            id.clone(),
+            InboundKind::Message { sender: person(sender), provider_message_id: id, content: Content::Unsupported { description } },
+        );
     } else {
         let event_type = item.rest.keys().next().cloned().unwrap_or_else(|| "unknown".into());
         push(format!("{event_type}:{sender}:{ts}"), InboundKind::Other { event_type, sender: Some(person(sender)) });

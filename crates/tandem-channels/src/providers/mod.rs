@@ -2,8 +2,8 @@
 
 pub mod instagram;
 pub mod line;
-pub mod meta;
 pub mod messenger;
+pub mod meta;
 pub mod telegram;
 pub mod twilio;
 pub mod viber;

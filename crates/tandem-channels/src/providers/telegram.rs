@@ -104,7 +104,11 @@ impl Provider for Settings {
             return if (200..300).contains(&status) {
                 SendOutcome::Sent { provider_message_id: None }
             } else {
-                SendOutcome::Failed { code: status.to_string(), message: format!("Telegram answered HTTP {status}"), retryable: http_retryable }
+                SendOutcome::Failed {
+                    code: status.to_string(),
+                    message: format!("Telegram answered HTTP {status}"),
+                    retryable: http_retryable,
+                }
             };
         };
         if reply.ok && (200..300).contains(&status) {

@@ -212,14 +212,16 @@ impl Callback {
             None => format!("{}:{}:{}", self.event, who.as_deref().unwrap_or("-"), self.timestamp.unwrap_or_default()),
         };
         let status = |status: DeliveryStatus, failure: Option<ProviderFailure>| -> Result<InboundKind, ChannelError> {
-            let provider_message_id = token.clone().ok_or_else(|| ChannelError::Malformed(format!("Viber `{}` without message_token", self.event)))?;
+            let provider_message_id =
+                token.clone().ok_or_else(|| ChannelError::Malformed(format!("Viber `{}` without message_token", self.event)))?;
             Ok(InboundKind::Status { provider_message_id, status, failure, recipient: self.user_id.clone() })
         };
         let kind = match self.event.as_str() {
             "message" => {
                 let sender = self.sender.ok_or_else(|| ChannelError::Malformed("Viber message without sender".into()))?;
                 let message = self.message.ok_or_else(|| ChannelError::Malformed("Viber message callback without message".into()))?;
-                let provider_message_id = token.clone().ok_or_else(|| ChannelError::Malformed("Viber message without message_token".into()))?;
+                let provider_message_id =
+                    token.clone().ok_or_else(|| ChannelError::Malformed("Viber message without message_token".into()))?;
                 return Ok(InboundEvent {
                     provider_event_id: provider_message_id.clone(),
                     kind: InboundKind::Message { sender: sender.into(), provider_message_id, content: message.content() },
@@ -233,9 +235,11 @@ impl Callback {
                 status(DeliveryStatus::Failed, Some(ProviderFailure { code: "failed".into(), title }))?
             }
             _ => {
-                let sender = self.sender.or(self.user).map(Sender::from).or_else(|| {
-                    self.user_id.clone().map(|id| Sender { id, name: None, phone: None })
-                });
+                let sender = self
+                    .sender
+                    .or(self.user)
+                    .map(Sender::from)
+                    .or_else(|| self.user_id.clone().map(|id| Sender { id, name: None, phone: None }));
                 InboundKind::Other { event_type: self.event.clone(), sender }
             }
         };

@@ -71,7 +71,11 @@ struct TokenReply {
 /// Reads the token endpoint's answer: `(access_token, expires_in seconds)`.
 pub fn read_token(status: u16, body: &[u8]) -> Result<(String, u64), SendOutcome> {
     if status >= 500 || status == 429 {
-        return Err(SendOutcome::Failed { code: status.to_string(), message: format!("WeChat token endpoint answered HTTP {status}"), retryable: true });
+        return Err(SendOutcome::Failed {
+            code: status.to_string(),
+            message: format!("WeChat token endpoint answered HTTP {status}"),
+            retryable: true,
+        });
     }
     let reply: TokenReply = serde_json::from_slice(body).map_err(|e| SendOutcome::Failed {
         code: status.to_string(),
@@ -79,7 +83,9 @@ pub fn read_token(status: u16, body: &[u8]) -> Result<(String, u64), SendOutcome
         retryable: false,
     })?;
     match reply {
-        TokenReply { access_token: Some(token), errcode: 0, expires_in, .. } if !token.is_empty() => Ok((token, expires_in.unwrap_or(7200))),
+        TokenReply { access_token: Some(token), errcode: 0, expires_in, .. } if !token.is_empty() => {
+            Ok((token, expires_in.unwrap_or(7200)))
+        }
         TokenReply { errcode, errmsg, .. } => Err(SendOutcome::Failed {
             code: errcode.to_string(),
             message: errmsg.unwrap_or_else(|| "WeChat gave no access token".into()),
@@ -166,7 +172,11 @@ impl Provider for Settings {
             return SendOutcome::Failed { code: status.to_string(), message: format!("WeChat answered HTTP {status}"), retryable: true };
         }
         let Ok(reply) = serde_json::from_slice::<SendReply>(body) else {
-            return SendOutcome::Failed { code: status.to_string(), message: format!("WeChat answered HTTP {status} without errcode"), retryable: false };
+            return SendOutcome::Failed {
+                code: status.to_string(),
+                message: format!("WeChat answered HTTP {status} without errcode"),
+                retryable: false,
+            };
         };
         if reply.errcode == 0 {
             // The customer-service API returns no message id.
@@ -249,7 +259,8 @@ impl Xml {
         let msg_type = non_empty(self.msg_type.clone()).ok_or_else(|| ChannelError::Malformed("WeChat XML without MsgType".into()))?;
         let created = self.create_time.as_deref().map(str::trim).unwrap_or_default().to_owned();
         let occurred_at = created.parse::<i64>().ok().filter(|s| *s > 0).map(|s| Timestamp::from_millis(s.saturating_mul(1000)));
-        let from = non_empty(self.from_user_name.clone()).ok_or_else(|| ChannelError::Malformed("WeChat XML without FromUserName".into()))?;
+        let from =
+            non_empty(self.from_user_name.clone()).ok_or_else(|| ChannelError::Malformed("WeChat XML without FromUserName".into()))?;
         let sender = Sender { id: from, name: None, phone: None };
         if msg_type == "event" {
             let event = non_empty(self.event).unwrap_or_else(|| "unknown".into());
@@ -288,7 +299,9 @@ impl Xml {
                 self.location_x.as_deref().and_then(|x| x.trim().parse::<f64>().ok()),
                 self.location_y.as_deref().and_then(|y| y.trim().parse::<f64>().ok()),
             ) {
-                (Some(latitude), Some(longitude)) => Content::Location { latitude, longitude, name: None, address: non_empty(self.label.clone()) },
+                (Some(latitude), Some(longitude)) => {
+                    Content::Location { latitude, longitude, name: None, address: non_empty(self.label.clone()) }
+                }
                 _ => Content::Unsupported { description: "location".into() },
             },
             "link" => {

@@ -413,12 +413,15 @@ fn content(kind: String, m: &Message) -> Content {
             address: l.address.clone(),
         }),
         "contacts" => m.contacts.as_ref().map(|cs| Content::Contacts { contacts: cs.iter().map(shared_contact).collect() }),
-        "interactive" => m.interactive.as_ref().and_then(|i| match i.kind.as_str() {
-            "button_reply" => i.button_reply.as_ref(),
-            "list_reply" => i.list_reply.as_ref(),
-            _ => None,
-        })
-        .map(|r| Content::Button { text: r.title.clone(), payload: Some(r.id.clone()) }),
+        "interactive" => m
+            .interactive
+            .as_ref()
+            .and_then(|i| match i.kind.as_str() {
+                "button_reply" => i.button_reply.as_ref(),
+                "list_reply" => i.list_reply.as_ref(),
+                _ => None,
+            })
+            .map(|r| Content::Button { text: r.title.clone(), payload: Some(r.id.clone()) }),
         "button" => m.button.as_ref().map(|b| Content::Button { text: b.text.clone(), payload: b.payload.clone() }),
         "reaction" => m.reaction.as_ref().map(|r| match r.emoji.as_deref().filter(|e| !e.is_empty()) {
             Some(emoji) => Content::Unsupported { description: format!("reaction {emoji}") },
@@ -437,9 +440,10 @@ fn content(kind: String, m: &Message) -> Content {
 
 fn shared_contact(c: &WaContact) -> SharedContact {
     let name = c.name.as_ref().map(|n| {
-        n.formatted_name.clone().filter(|f| !f.is_empty()).unwrap_or_else(|| {
-            [n.first_name.as_deref(), n.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
-        })
+        n.formatted_name
+            .clone()
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| [n.first_name.as_deref(), n.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "))
     });
     SharedContact { name: name.unwrap_or_default(), phones: c.phones.iter().filter_map(|p| p.phone.clone()).collect() }
 }

@@ -53,7 +53,11 @@ fn at(ms: i64) -> Option<Timestamp> {
 }
 
 fn message(id: &str, content: Content, ms: i64) -> InboundEvent {
-    InboundEvent { provider_event_id: id.into(), kind: InboundKind::Message { sender: customer(), provider_message_id: id.into(), content }, occurred_at: at(ms) }
+    InboundEvent {
+        provider_event_id: id.into(),
+        kind: InboundKind::Message { sender: customer(), provider_message_id: id.into(), content },
+        occurred_at: at(ms),
+    }
 }
 
 const MID_TEXT: &str = "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1ODIyMzA0OTE0OjM0MDI4MjM2Njg0MTcxMDMwMTI0NDI1OTk4MDQ1NjQ4NzQ3MzQ5OTo=";
@@ -110,7 +114,8 @@ fn media_and_story_mentions() {
             message(
                 "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1ODIyMzA0OTE0OjM0MDI4MjM2Njg0MTcxMDMwMTI0NDI1OTk4MDQ1NjQ4NzQ3MzUwMjo=",
                 Content::Unsupported {
-                    description: "story mention: https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=18034985722012345&signature=DeF".into(),
+                    description: "story mention: https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=18034985722012345&signature=DeF"
+                        .into(),
                 },
                 1718280120000,
             ),
@@ -191,7 +196,9 @@ fn settings_are_checked() {
     let good = json!({"account_id": "1784", "access_token": "t", "app_secret": "s", "verify_token": "v"});
     assert!(ChannelSettings::parse(ChannelKind::Instagram, &config(good)).is_ok());
     let blank = json!({"account_id": "1784", "access_token": "t", "app_secret": "", "verify_token": "v"});
-    assert!(matches!(ChannelSettings::parse(ChannelKind::Instagram, &config(blank)), Err(ChannelError::InvalidSettings(m)) if m.contains("app_secret")));
+    assert!(
+        matches!(ChannelSettings::parse(ChannelKind::Instagram, &config(blank)), Err(ChannelError::InvalidSettings(m)) if m.contains("app_secret"))
+    );
     let messenger_shaped = json!({"page_id": "1784", "page_access_token": "t", "app_secret": "s", "verify_token": "v"});
     assert!(matches!(ChannelSettings::parse(ChannelKind::Instagram, &config(messenger_shaped)), Err(ChannelError::InvalidSettings(_))));
 }
@@ -235,7 +242,12 @@ async fn sends_text() {
 #[tokio::test]
 async fn sends_an_image_by_url() {
     let msg = outbound(
-        OutboundContent::Media { kind: MediaKind::Image, url: "https://cdn.tandem.example/m/map.png".into(), caption: None, filename: None },
+        OutboundContent::Media {
+            kind: MediaKind::Image,
+            url: "https://cdn.tandem.example/m/map.png".into(),
+            caption: None,
+            filename: None,
+        },
         None,
     );
     let expected = json!({
@@ -277,8 +289,15 @@ async fn errors_keep_the_graph_code() {
     let outcome = ChannelSender::new(endpoints, Duration::from_secs(5)).send("ch1", &ChannelSettings::Instagram(settings()), &msg).await;
     assert_eq!(
         outcome,
-        SendOutcome::Failed { code: "10".into(), message: "(#10) This message is sent outside of allowed window.".into(), retryable: false }
+        SendOutcome::Failed {
+            code: "10".into(),
+            message: "(#10) This message is sent outside of allowed window.".into(),
+            retryable: false
+        }
     );
-    let limited = settings().read_response(400, br#"{"error":{"message":"(#80002) There have been too many calls to this Instagram account.","code":80002,"is_transient":false}}"#);
+    let limited = settings().read_response(
+        400,
+        br#"{"error":{"message":"(#80002) There have been too many calls to this Instagram account.","code":80002,"is_transient":false}}"#,
+    );
     assert!(matches!(limited, SendOutcome::Failed { ref code, retryable: true, .. } if code == "80002"), "{limited:?}");
 }

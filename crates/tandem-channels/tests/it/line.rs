@@ -100,7 +100,10 @@ fn forged_or_missing_signatures_are_refused() {
     let wrong_key = settings_with("another-channel-secret");
     let sig = sign(&body);
     let hdrs = headers(&[("X-Line-Signature", &sig)]);
-    assert!(matches!(wrong_key.verify(&WebhookRequest { url: URL, query: &[], headers: &hdrs, body: &body }), Err(ChannelError::BadSignature(_))));
+    assert!(matches!(
+        wrong_key.verify(&WebhookRequest { url: URL, query: &[], headers: &hdrs, body: &body }),
+        Err(ChannelError::BadSignature(_))
+    ));
     let none = headers(&[]);
     match s.verify(&WebhookRequest { url: URL, query: &[], headers: &none, body: &body }) {
         Err(ChannelError::BadSignature(m)) => assert!(m.contains("X-Line-Signature"), "{m}"),
@@ -214,9 +217,12 @@ async fn send(server: &MockServer, msg: &OutboundMessage) -> SendOutcome {
 
 #[tokio::test]
 async fn a_text_is_pushed_with_the_retry_key() {
-    let server =
-        push_server(json!({ "to": USER, "messages": [{ "type": "text", "text": "ご注文は本日発送します" }] }), 200, fixture("line", "sent.json"))
-            .await;
+    let server = push_server(
+        json!({ "to": USER, "messages": [{ "type": "text", "text": "ご注文は本日発送します" }] }),
+        200,
+        fixture("line", "sent.json"),
+    )
+    .await;
     let outcome = send(&server, &outbound(OutboundContent::Text { body: "ご注文は本日発送します".into() })).await;
     assert_eq!(outcome, SendOutcome::Sent { provider_message_id: Some("461230966842064897".into()) });
 }
@@ -233,13 +239,18 @@ async fn an_image_carries_its_preview_and_its_caption_follows_as_text() {
         fixture("line", "sent.json"),
     )
     .await;
-    let msg = outbound(OutboundContent::Media { kind: MediaKind::Image, url: url.into(), caption: Some("配送ラベル".into()), filename: None });
+    let msg =
+        outbound(OutboundContent::Media {
+            kind: MediaKind::Image, url: url.into(), caption: Some("配送ラベル".into()), filename: None
+        });
     assert_eq!(send(&server, &msg).await, SendOutcome::Sent { provider_message_id: Some("461230966842064897".into()) });
 }
 
 #[tokio::test]
 async fn an_already_accepted_retry_key_counts_as_sent() {
-    let server = push_server(json!({ "to": USER, "messages": [{ "type": "text", "text": "again" }] }), 409, fixture("line", "conflict_409.json")).await;
+    let server =
+        push_server(json!({ "to": USER, "messages": [{ "type": "text", "text": "again" }] }), 409, fixture("line", "conflict_409.json"))
+            .await;
     let outcome = send(&server, &outbound(OutboundContent::Text { body: "again".into() })).await;
     assert_eq!(outcome, SendOutcome::Sent { provider_message_id: Some("461230966842064897".into()) });
 }
@@ -268,10 +279,15 @@ fn a_document_goes_as_a_link_and_templates_are_refused() {
 
 #[tokio::test]
 async fn a_bad_request_is_a_final_failure_with_its_details() {
-    let server = push_server(json!({ "to": USER, "messages": [{ "type": "text", "text": "x" }] }), 400, fixture("line", "error_400.json")).await;
+    let server =
+        push_server(json!({ "to": USER, "messages": [{ "type": "text", "text": "x" }] }), 400, fixture("line", "error_400.json")).await;
     assert_eq!(
         send(&server, &outbound(OutboundContent::Text { body: "x".into() })).await,
-        SendOutcome::Failed { code: "400".into(), message: "The request body has 1 error(s) (to: must be specified)".into(), retryable: false }
+        SendOutcome::Failed {
+            code: "400".into(),
+            message: "The request body has 1 error(s) (to: must be specified)".into(),
+            retryable: false
+        }
     );
 }
 

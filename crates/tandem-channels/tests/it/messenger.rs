@@ -53,7 +53,11 @@ fn at(ms: i64) -> Option<Timestamp> {
 }
 
 fn message(id: &str, content: Content, ms: i64) -> InboundEvent {
-    InboundEvent { provider_event_id: id.into(), kind: InboundKind::Message { sender: customer(), provider_message_id: id.into(), content }, occurred_at: at(ms) }
+    InboundEvent {
+        provider_event_id: id.into(),
+        kind: InboundKind::Message { sender: customer(), provider_message_id: id.into(), content },
+        occurred_at: at(ms),
+    }
 }
 
 // --- handshake and signature -----------------------------------------------------------------
@@ -120,7 +124,11 @@ fn attachments_one_event_each() {
     assert_eq!(
         parse("attachments.json"),
         vec![
-            message(two, media(MediaKind::Image, "https://scontent.xx.fbcdn.net/v/t1.15752-9/448123_1.jpg?_nc_cat=1&oh=abc"), 1718272100120),
+            message(
+                two,
+                media(MediaKind::Image, "https://scontent.xx.fbcdn.net/v/t1.15752-9/448123_1.jpg?_nc_cat=1&oh=abc"),
+                1718272100120
+            ),
             message(
                 &format!("{two}:1"),
                 media(MediaKind::Image, "https://scontent.xx.fbcdn.net/v/t1.15752-9/448124_2.jpg?_nc_cat=1&oh=def"),
@@ -231,7 +239,9 @@ fn settings_are_checked() {
     let good = json!({"page_id": "1075", "page_access_token": "t", "app_secret": "s", "verify_token": "v"});
     assert!(ChannelSettings::parse(ChannelKind::Messenger, &config(good)).is_ok());
     let blank = json!({"page_id": "", "page_access_token": "t", "app_secret": "s", "verify_token": "v"});
-    assert!(matches!(ChannelSettings::parse(ChannelKind::Messenger, &config(blank)), Err(ChannelError::InvalidSettings(m)) if m.contains("page_id")));
+    assert!(
+        matches!(ChannelSettings::parse(ChannelKind::Messenger, &config(blank)), Err(ChannelError::InvalidSettings(m)) if m.contains("page_id"))
+    );
     assert!(!format!("{:?}", settings()).contains("EAAPage-test-token"));
 }
 
@@ -286,7 +296,12 @@ async fn a_human_agent_reply_carries_the_tag() {
 #[tokio::test]
 async fn attachments_go_by_url() {
     let msg = outbound(
-        OutboundContent::Media { kind: MediaKind::Document, url: "https://cdn.tandem.example/m/receipt.pdf".into(), caption: None, filename: Some("receipt.pdf".into()) },
+        OutboundContent::Media {
+            kind: MediaKind::Document,
+            url: "https://cdn.tandem.example/m/receipt.pdf".into(),
+            caption: None,
+            filename: Some("receipt.pdf".into()),
+        },
         None,
     );
     let expected = json!({
@@ -302,7 +317,12 @@ fn templates_and_captions_are_refused() {
     let template = outbound(OutboundContent::Template { name: "x".into(), language: "en".into(), variables: vec![] }, None);
     assert!(matches!(settings().build(&Endpoints::default(), &template, None), Err(ChannelError::Unsupported(_))));
     let captioned = outbound(
-        OutboundContent::Media { kind: MediaKind::Image, url: "https://cdn.tandem.example/a.jpg".into(), caption: Some("look".into()), filename: None },
+        OutboundContent::Media {
+            kind: MediaKind::Image,
+            url: "https://cdn.tandem.example/a.jpg".into(),
+            caption: Some("look".into()),
+            filename: None,
+        },
         None,
     );
     assert!(matches!(settings().build(&Endpoints::default(), &captioned, None), Err(ChannelError::Unsupported(_))));
@@ -338,7 +358,10 @@ fn temporary_failures_and_rate_limits_are_retryable() {
         other => panic!("{other:?}"),
     };
     assert_eq!(failed(400, &fixture("messenger", "send_error_temporary.json")), ("1200".into(), true));
-    assert_eq!(failed(400, br#"{"error":{"message":"(#613) Calls to this api have exceeded the rate limit.","code":613}}"#), ("613".into(), true));
+    assert_eq!(
+        failed(400, br#"{"error":{"message":"(#613) Calls to this api have exceeded the rate limit.","code":613}}"#),
+        ("613".into(), true)
+    );
     assert_eq!(failed(400, br#"{"error":{"message":"(#551) This person isn't available right now.","code":551}}"#), ("551".into(), false));
     assert_eq!(
         failed(400, br#"{"error":{"message":"(#100) No matching user found","code":100,"error_subcode":2018001}}"#),

@@ -150,7 +150,10 @@ fn locations_and_contacts() {
     assert_eq!(content, &Content::Location { latitude: -23.55052, longitude: -46.633308, name: None, address: None });
 
     let InboundKind::Message { content, sender, .. } = &parse("contact.json")[0].kind else { panic!() };
-    assert_eq!(content, &Content::Contacts { contacts: vec![SharedContact { name: "Ana Silva".into(), phones: vec!["+5511987654321".into()] }] });
+    assert_eq!(
+        content,
+        &Content::Contacts { contacts: vec![SharedContact { name: "Ana Silva".into(), phones: vec!["+5511987654321".into()] }] }
+    );
     // Her own contact: the phone number is hers.
     assert_eq!(sender.phone.as_deref(), Some("+5511987654321"));
 }
@@ -302,7 +305,9 @@ fn rate_limits_and_server_errors_are_retryable() {
         s.read_response(429, &fixture("telegram", "error_rate_limited.json")),
         SendOutcome::Failed { code: "429".into(), message: "Too Many Requests: retry after 17".into(), retryable: true }
     );
-    assert!(matches!(s.read_response(502, b"<html>Bad Gateway</html>"), SendOutcome::Failed { retryable: true, ref code, .. } if code == "502"));
+    assert!(
+        matches!(s.read_response(502, b"<html>Bad Gateway</html>"), SendOutcome::Failed { retryable: true, ref code, .. } if code == "502")
+    );
     assert!(matches!(
         s.read_response(400, br#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#),
         SendOutcome::Failed { retryable: false, ref code, .. } if code == "400"

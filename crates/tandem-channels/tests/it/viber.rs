@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_channels::{
     providers::viber::Settings, settings::Provider, signature, ChannelError, ChannelSender, ChannelSettings, Content, DeliveryStatus,
-    Endpoints, InboundEvent, InboundKind, MediaKind, OutboundContent, OutboundMessage, ProviderFailure, SendOutcome, Sender,
-    SharedContact, WebhookRequest,
+    Endpoints, InboundEvent, InboundKind, MediaKind, OutboundContent, OutboundMessage, ProviderFailure, SendOutcome, Sender, SharedContact,
+    WebhookRequest,
 };
 use tandem_core::{ChannelKind, Timestamp};
 use wiremock::{
@@ -289,7 +289,12 @@ async fn an_image_is_a_picture_message() {
             "media": "https://cdn.example/label.jpg"
         }),
         fixture("viber", "sent.json"),
-        &outbound(OutboundContent::Media { kind: MediaKind::Image, url: "https://cdn.example/label.jpg".into(), caption: None, filename: None }),
+        &outbound(OutboundContent::Media {
+            kind: MediaKind::Image,
+            url: "https://cdn.example/label.jpg".into(),
+            caption: None,
+            filename: None,
+        }),
     )
     .await;
     assert_eq!(outcome, SendOutcome::Sent { provider_message_id: Some("5741311803571721087".into()) });

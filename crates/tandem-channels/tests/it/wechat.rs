@@ -172,13 +172,19 @@ fn locations_links_and_unknown_message_types() {
         parse("location.xml"),
         vec![message(
             "24612384571234570",
-            Content::Location { latitude: 23.134521, longitude: 113.358803, name: None, address: Some("广州市天河区天河路".into()) },
+            Content::Location {
+                latitude: 23.134521, longitude: 113.358803, name: None, address: Some("广州市天河区天河路".into())
+            },
             1718000180
         )]
     );
     assert_eq!(
         parse("link.xml"),
-        vec![message("24612384571234571", Content::Text { body: "订单详情\n订单 4471\nhttps://shop.example/orders/4471".into() }, 1718000240)]
+        vec![message(
+            "24612384571234571",
+            Content::Text { body: "订单详情\n订单 4471\nhttps://shop.example/orders/4471".into() },
+            1718000240
+        )]
     );
     assert_eq!(
         parse("miniprogrampage.xml"),
@@ -312,7 +318,11 @@ async fn an_expired_token_is_retryable_and_refetched() {
     let channel = ChannelSettings::Wechat(settings());
     assert_eq!(
         sender.send("ch1", &channel, &text("a")).await,
-        SendOutcome::Failed { code: "42001".into(), message: "access_token expired rid: 6676b3f1-1d2e8c4b-3a9f0e23".into(), retryable: true }
+        SendOutcome::Failed {
+            code: "42001".into(),
+            message: "access_token expired rid: 6676b3f1-1d2e8c4b-3a9f0e23".into(),
+            retryable: true
+        }
     );
     assert_eq!(sender.send("ch1", &channel, &text("a")).await, SendOutcome::Sent { provider_message_id: None });
 }
@@ -342,7 +352,12 @@ async fn past_48_hours_the_send_fails_for_good() {
 async fn a_token_error_stops_the_send() {
     let server = MockServer::start().await;
     mount_token(&server, fixture("wechat", "token_error.json"), 1).await;
-    Mock::given(method("POST")).and(path("/cgi-bin/message/custom/send")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/message/custom/send"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
     let sender = ChannelSender::new(Endpoints { wechat: server.uri(), ..Endpoints::default() }, Duration::from_secs(5));
     assert_eq!(
         sender.send("ch1", &ChannelSettings::Wechat(settings()), &text("x")).await,
@@ -353,7 +368,10 @@ async fn a_token_error_stops_the_send() {
 #[test]
 fn token_answers_are_read() {
     assert_eq!(wechat::read_token(200, &fixture("wechat", "token.json")), Ok(("ACCESS_TOKEN_87_rGqf3Tz0wX".into(), 7200)));
-    assert!(matches!(wechat::read_token(200, br#"{"errcode":-1,"errmsg":"system error"}"#), Err(SendOutcome::Failed { retryable: true, .. })));
+    assert!(matches!(
+        wechat::read_token(200, br#"{"errcode":-1,"errmsg":"system error"}"#),
+        Err(SendOutcome::Failed { retryable: true, .. })
+    ));
     assert!(matches!(wechat::read_token(503, b""), Err(SendOutcome::Failed { retryable: true, .. })));
     let req = settings().token_request(&Endpoints::default());
     assert_eq!(req.url, format!("https://api.weixin.qq.com/cgi-bin/token?grant_type=client_credential&appid={APP_ID}&secret={APP_SECRET}"));
@@ -367,9 +385,15 @@ fn media_templates_and_a_missing_token_are_refused() {
         ..text("")
     };
     assert!(matches!(s.build(&Endpoints::default(), &media, Some("T")), Err(ChannelError::Unsupported(_))));
-    let template = OutboundMessage { content: OutboundContent::Template { name: "t".into(), language: "zh_CN".into(), variables: vec![] }, ..text("") };
+    let template = OutboundMessage {
+        content: OutboundContent::Template { name: "t".into(), language: "zh_CN".into(), variables: vec![] },
+        ..text("")
+    };
     assert!(matches!(s.build(&Endpoints::default(), &template, Some("T")), Err(ChannelError::Unsupported(_))));
     assert!(matches!(s.build(&Endpoints::default(), &text("hi"), None), Err(ChannelError::InvalidSettings(_))));
     assert!(matches!(s.read_response(200, br#"{"errcode":-1,"errmsg":"system error"}"#), SendOutcome::Failed { retryable: true, .. }));
-    assert!(matches!(s.read_response(200, br#"{"errcode":45047,"errmsg":"out of response count limit"}"#), SendOutcome::Failed { retryable: false, .. }));
+    assert!(matches!(
+        s.read_response(200, br#"{"errcode":45047,"errmsg":"out of response count limit"}"#),
+        SendOutcome::Failed { retryable: false, .. }
+    ));
 }

@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use tandem_channels::{
-    inbound::SharedContact,
-    providers::whatsapp::Settings,
-    settings::Provider,
-    signature, ChannelError, ChannelSender, ChannelSettings, Content, DeliveryStatus, Endpoints, InboundEvent, InboundKind, MediaKind,
-    MessageTag, OutboundContent, OutboundMessage, ProviderFailure, SendOutcome, Sender, WebhookRequest,
+    inbound::SharedContact, providers::whatsapp::Settings, settings::Provider, signature, ChannelError, ChannelSender, ChannelSettings,
+    Content, DeliveryStatus, Endpoints, InboundEvent, InboundKind, MediaKind, MessageTag, OutboundContent, OutboundMessage,
+    ProviderFailure, SendOutcome, Sender, WebhookRequest,
 };
 use tandem_core::{ChannelKind, Timestamp};
 use wiremock::{
@@ -401,7 +399,9 @@ fn settings_need_every_credential_and_no_unknown_field() {
     let good = json!({"phone_number_id": "1065", "access_token": "t", "app_secret": "s", "verify_token": "v"});
     assert!(ChannelSettings::parse(ChannelKind::Whatsapp, &config(good)).is_ok());
     let blank = json!({"phone_number_id": "1065", "access_token": " ", "app_secret": "s", "verify_token": "v"});
-    assert!(matches!(ChannelSettings::parse(ChannelKind::Whatsapp, &config(blank)), Err(ChannelError::InvalidSettings(m)) if m.contains("access_token")));
+    assert!(
+        matches!(ChannelSettings::parse(ChannelKind::Whatsapp, &config(blank)), Err(ChannelError::InvalidSettings(m)) if m.contains("access_token"))
+    );
     let extra = json!({"phone_number_id": "1065", "access_token": "t", "app_secret": "s", "verify_token": "v", "token": "x"});
     assert!(matches!(ChannelSettings::parse(ChannelKind::Whatsapp, &config(extra)), Err(ChannelError::InvalidSettings(_))));
     let missing = json!({"phone_number_id": "1065", "access_token": "t", "verify_token": "v"});
@@ -555,7 +555,12 @@ fn audio_and_stickers_take_no_caption() {
     });
     let built = settings().build(&Endpoints::default(), &msg, None);
     assert!(matches!(built, Err(ChannelError::Unsupported(_))), "{built:?}");
-    let plain = outbound(OutboundContent::Media { kind: MediaKind::Sticker, url: "https://cdn.tandem.example/s.webp".into(), caption: None, filename: None });
+    let plain = outbound(OutboundContent::Media {
+        kind: MediaKind::Sticker,
+        url: "https://cdn.tandem.example/s.webp".into(),
+        caption: None,
+        filename: None,
+    });
     let built = settings().build(&Endpoints::default(), &plain, None).unwrap();
     assert_eq!(built.url, "https://graph.facebook.com/v21.0/106540352242922/messages");
     let body: serde_json::Value = serde_json::from_slice(&built.body).unwrap();
@@ -595,7 +600,10 @@ fn rate_limits_and_outages_are_retryable_bad_tokens_are_not() {
     };
     assert_eq!(failed(400, &fixture("whatsapp", "send_error_130429.json")), ("130429".into(), true));
     assert_eq!(failed(401, &fixture("whatsapp", "send_error_190.json")), ("190".into(), false));
-    assert_eq!(failed(400, br#"{"error":{"message":"(#131056) pair rate limit hit","type":"OAuthException","code":131056}}"#), ("131056".into(), true));
+    assert_eq!(
+        failed(400, br#"{"error":{"message":"(#131056) pair rate limit hit","type":"OAuthException","code":131056}}"#),
+        ("131056".into(), true)
+    );
     assert_eq!(failed(400, br#"{"error":{"message":"(#131026) Message undeliverable","code":131026}}"#), ("131026".into(), false));
     assert_eq!(failed(400, br#"{"error":{"message":"(#80007) Rate limit issues","code":80007}}"#), ("80007".into(), true));
     assert_eq!(failed(400, br#"{"error":{"message":"(#4) Application request limit reached","code":4}}"#), ("4".into(), true));

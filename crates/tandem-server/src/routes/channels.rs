@@ -128,7 +128,11 @@ pub async fn create_template(
     let channel = parse_id(&id, "channel")?;
     let ch = app.store.get_channel(auth.0.workspace_id, channel).await?;
     if ch.kind != ChannelKind::Whatsapp {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "templates_whatsapp_only", "only WhatsApp channels have message templates"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "templates_whatsapp_only",
+            "only WhatsApp channels have message templates",
+        ));
     }
     let new = NewTemplate { name: &req.name, language: &req.language, category: &req.category, body: &req.body };
     let template = app.store.upsert_template(auth.0.workspace_id, channel, new).await?;

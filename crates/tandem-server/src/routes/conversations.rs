@@ -19,8 +19,8 @@ use super::PageQuery;
 use crate::{
     auth::Auth,
     error::{ApiError, ApiResult, ErrorBody},
-    messaging::AdmitError,
     extract::{parse_id, ApiJson},
+    messaging::AdmitError,
     routes::access::double_option,
     state::AppState,
 };
@@ -151,11 +151,13 @@ pub async fn send_message(
             (body, None)
         }
         (None, Some(t)) => {
-            let template = app
-                .store
-                .get_template(ws, conv.channel_id, &t.name, &t.language)
-                .await?
-                .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_template", format!("no template `{}` in `{}` on this channel", t.name, t.language)))?;
+            let template = app.store.get_template(ws, conv.channel_id, &t.name, &t.language).await?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_template",
+                    format!("no template `{}` in `{}` on this channel", t.name, t.language),
+                )
+            })?;
             if template.status != "approved" {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -174,8 +176,12 @@ pub async fn send_message(
             for (i, v) in t.variables.iter().enumerate() {
                 body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
             }
-            let content = serde_json::to_value(tandem_channels::OutboundContent::Template { name: t.name, language: t.language, variables: t.variables })
-                .map_err(|e| ApiError::bad_request("invalid_template", e.to_string()))?;
+            let content = serde_json::to_value(tandem_channels::OutboundContent::Template {
+                name: t.name,
+                language: t.language,
+                variables: t.variables,
+            })
+            .map_err(|e| ApiError::bad_request("invalid_template", e.to_string()))?;
             (body, Some(content))
         }
         _ => return Err(ApiError::bad_request("invalid_message", "send either `body` or `template`")),
@@ -187,7 +193,10 @@ pub async fn send_message(
     })?;
     let author = actor.user_id().map(|u| u.to_string()).unwrap_or_else(|| actor.label());
     let max_attempts = app.config.channels.send_max_attempts;
-    let msg = app.store.queue_outbound(ws, conversation, NewOutbound { body: &body, content: content.as_ref(), author: &author, max_attempts }).await?;
+    let msg = app
+        .store
+        .queue_outbound(ws, conversation, NewOutbound { body: &body, content: content.as_ref(), author: &author, max_attempts })
+        .await?;
     Ok((StatusCode::CREATED, Json(msg)))
 }
 

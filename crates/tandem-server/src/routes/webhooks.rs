@@ -28,7 +28,11 @@ async fn channel(app: &AppState, provider: &str, id: &str) -> Result<(WebhookCha
     };
     let settings = ChannelSettings::parse(found.kind, &found.config).map_err(|e| {
         tracing::error!(channel = %id, error = %e, "a connected channel has unusable settings");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_misconfigured", "this channel's settings are incomplete; an admin must fix them")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "channel_misconfigured",
+            "this channel's settings are incomplete; an admin must fix them",
+        )
     })?;
     if settings.webhook_provider() != provider || found.kind == ChannelKind::Widget {
         return Err(unknown());
@@ -117,10 +121,7 @@ pub async fn receive(
     })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !accepts(found.kind, content_type) {
-        return Err(ApiError::bad_request(
-            "unsupported_content_type",
-            format!("{provider} webhooks are not sent as `{content_type}`"),
-        ));
+        return Err(ApiError::bad_request("unsupported_content_type", format!("{provider} webhooks are not sent as `{content_type}`")));
     }
     let (query, headers_list) = (pairs(uri.query()), header_pairs(&headers));
     let url = public_url(&app, &headers, &uri);

@@ -406,3 +406,52 @@ async fn smart_replies_and_rewrites_spend_credits_exactly() {
         "llm_unavailable",
     );
 }
+
+/// End to end: a WhatsApp webhook creates the contact and conversation, the agent answers from
+/// the knowledge base with the real model, and the answer reaches the (fake) Graph API.
+#[tokio::test]
+async fn a_whatsapp_customer_gets_the_agents_answer_through_the_graph_api() {
+    use crate::channels::{deliver, graph_ok, now_secs, wa_text, whatsapp_channel, with_graph, CUSTOMER, PHONE_NUMBER_ID};
+    let Some(llm) = local_model() else { return };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        with_model(c, llm);
+        with_graph(c, &graph);
+    })
+    .await;
+    let t = app.tenant("Lumen").await;
+    let agent = agent_with_kb(&app, &t.admin_key, &["faq.txt"]).await;
+    let channel = whatsapp_channel(&app, &t).await;
+    let set = app.send(Method::PUT, &format!("/api/v1/channels/{channel}/agent"), &t.admin_key, json!({"agent_id": agent})).await;
+    assert_eq!(set.status(), 204);
+    Mock::given(method("POST")).and(path(format!("/{PHONE_NUMBER_ID}/messages"))).respond_with(graph_ok("wamid.AGENT")).mount(&graph).await;
+
+    deliver(&app, &channel, &wa_text("wamid.Q1", "Is there a welcome discount for new customers?", now_secs())).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let request = loop {
+        if let Some(r) = graph.received_requests().await.unwrap_or_default().into_iter().next() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the agent's answer never reached the Graph API");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let sent: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!((sent["to"].as_str(), sent["type"].as_str()), (Some(CUSTOMER), Some("text")), "{sent}");
+    let answer = sent["text"]["body"].as_str().unwrap();
+    assert!(answer.contains("BONJOUR10"), "the answer comes from the knowledge base: {answer}");
+    let (_, list) = json(app.get("/api/v1/conversations", &t.admin_key).await).await;
+    let convo = list["items"][0]["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, msgs) = json(app.get(&format!("/api/v1/conversations/{convo}/messages"), &t.admin_key).await).await;
+        let out: Vec<&Value> = msgs["items"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").collect();
+        if out.len() == 1 && out[0]["status"] == "sent" {
+            assert_eq!((out[0]["author"].as_str(), out[0]["provider_message_id"].as_str()), (Some("agent"), Some("wamid.AGENT")));
+            break;
+        }
+        assert!(Instant::now() < deadline, "{msgs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1, "one answer, sent once");
+}

@@ -28,7 +28,11 @@ async fn staff_cannot_do_admin_actions() {
         (Method::POST, "/api/v1/contact-properties", json!({"key": "plan", "kind": "text"})),
         (Method::POST, "/api/v1/api-keys", json!({"name": "x", "role": "admin"})),
         (Method::POST, "/api/v1/users", json!({"email": "x@acme.io", "name": "X", "password": PASSWORD, "role": "admin"})),
-        (Method::POST, "/api/v1/channels", json!({"kind": "telegram", "name": "Bot", "config": {"bot_token": "123456:ABC-DEF", "secret_token": "s3cret"}})),
+        (
+            Method::POST,
+            "/api/v1/channels",
+            json!({"kind": "telegram", "name": "Bot", "config": {"bot_token": "123456:ABC-DEF", "secret_token": "s3cret"}}),
+        ),
         (Method::POST, "/api/v1/object-types", json!({"key": "order"})),
         (Method::PATCH, "/api/v1/workspace", json!({"name": "Mine now"})),
         (Method::POST, "/api/v1/views", json!({"name": "All", "scope": "workspace"})),

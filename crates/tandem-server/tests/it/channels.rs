@@ -14,7 +14,7 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::{assert_error, json, TestApp, Tenant};
+use crate::{assert_error, json, Tenant, TestApp};
 
 pub const APP_SECRET: &str = "meta-app-secret";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -28,9 +28,10 @@ pub fn with_graph(c: &mut Config, graph: &MockServer) {
 /// A WhatsApp channel whose Graph API is the fake.
 pub async fn whatsapp_channel(app: &TestApp, t: &Tenant) -> String {
     let config = json!({"phone_number_id": PHONE_NUMBER_ID, "access_token": "EAAG-test-token", "app_secret": APP_SECRET, "verify_token": "verify-me"});
-    let (status, ch) =
-        json(app.send(Method::POST, "/api/v1/channels", &t.admin_key, json!({"kind": "whatsapp", "name": "Sales", "config": config})).await)
-            .await;
+    let (status, ch) = json(
+        app.send(Method::POST, "/api/v1/channels", &t.admin_key, json!({"kind": "whatsapp", "name": "Sales", "config": config})).await,
+    )
+    .await;
     assert_eq!(status, 201, "{ch}");
     assert_eq!(ch["config"]["app_secret"], "********", "secrets never come back");
     ch["id"].as_str().unwrap().to_string()
@@ -121,13 +122,11 @@ async fn messages(app: &TestApp, key: &str, conversation: &str) -> Vec<Value> {
 }
 
 async fn message_with_status(app: &TestApp, key: &str, conversation: &str, body: &str, status: &str) -> Value {
-    eventually(15, || async {
-        messages(app, key, conversation).await.into_iter().find(|m| m["body"] == body && m["status"] == status)
-    })
-    .await
+    eventually(15, || async { messages(app, key, conversation).await.into_iter().find(|m| m["body"] == body && m["status"] == status) })
+        .await
 }
 
-fn graph_ok(wamid: &str) -> ResponseTemplate {
+pub fn graph_ok(wamid: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "messaging_product": "whatsapp", "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}], "messages": [{"id": wamid}]
     }))
@@ -185,8 +184,13 @@ async fn whatsapp_inbound_reply_and_receipts(backend: Backend) {
         .mount(&graph)
         .await;
     let (status, sent) = json(
-        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Yes, in brass and in black."}))
-            .await,
+        app.send(
+            Method::POST,
+            &format!("/api/v1/conversations/{convo_id}/messages"),
+            &t.staff_key,
+            json!({"body": "Yes, in brass and in black."}),
+        )
+        .await,
     )
     .await;
     assert_eq!((status, sent["status"].as_str()), (201, Some("queued")), "{sent}");
@@ -286,8 +290,10 @@ async fn outside_the_24_hour_window_only_an_approved_template_goes() {
     assert_error(&json(say(json!({"body": "Sorry for the delay"})).await).await, 422, "template_required");
 
     // A template must be registered and approved by Meta first.
-    let template = json!({"name": "order_update", "language": "en_US", "category": "utility", "body": "Hello {{1}}, your order {{2}} has shipped."});
-    let (status, created) = json(app.send(Method::POST, &format!("/api/v1/channels/{channel}/templates"), &t.admin_key, template).await).await;
+    let template =
+        json!({"name": "order_update", "language": "en_US", "category": "utility", "body": "Hello {{1}}, your order {{2}} has shipped."});
+    let (status, created) =
+        json(app.send(Method::POST, &format!("/api/v1/channels/{channel}/templates"), &t.admin_key, template).await).await;
     assert_eq!((status, created["status"].as_str(), created["variables"].as_i64()), (201, Some("pending"), Some(2)), "{created}");
     let send_template = json!({"template": {"name": "order_update", "language": "en_US", "variables": ["Sheena", "A-1042"]}});
     assert_error(&json(say(send_template.clone()).await).await, 422, "template_not_approved");
@@ -299,7 +305,11 @@ async fn outside_the_24_hour_window_only_an_approved_template_goes() {
         (list["items"][0]["status"] == "approved").then_some(())
     })
     .await;
-    assert_error(&json(say(json!({"template": {"name": "order_update", "language": "en_US", "variables": ["Sheena"]}})).await).await, 422, "template_variables");
+    assert_error(
+        &json(say(json!({"template": {"name": "order_update", "language": "en_US", "variables": ["Sheena"]}})).await).await,
+        422,
+        "template_variables",
+    );
 
     Mock::given(method("POST"))
         .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
@@ -330,7 +340,9 @@ async fn sends_are_retried_on_provider_errors_failed_on_refusals_and_never_repea
 
     // A 500 then a success: sent once, on the second attempt.
     to("after a hiccup")
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2, "fbtrace_id": "A1"}})))
+        .respond_with(ResponseTemplate::new(500).set_body_json(
+            json!({"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2, "fbtrace_id": "A1"}}),
+        ))
         .up_to_n_times(1)
         .expect(1)
         .mount(&graph)

@@ -44,9 +44,14 @@ async fn isolation(backend: Backend) {
     created(&app, Method::POST, "/api/v1/object-types", k, json!({"key": "order"})).await;
     let record = created(&app, Method::POST, "/api/v1/object-types/order/records", k, json!({"data": {"n": 1}, "contact_ids": [c]})).await;
     let r = record["id"].as_str().unwrap();
-    let channel =
-        created(&app, Method::POST, "/api/v1/channels", k, json!({"kind": "telegram", "name": "Sales", "config": {"bot_token": "123456:ABC-DEF", "secret_token": "x"}}))
-            .await;
+    let channel = created(
+        &app,
+        Method::POST,
+        "/api/v1/channels",
+        k,
+        json!({"kind": "telegram", "name": "Sales", "config": {"bot_token": "123456:ABC-DEF", "secret_token": "x"}}),
+    )
+    .await;
     let ch = channel["id"].as_str().unwrap();
     let conv = created(&app, Method::POST, "/api/v1/conversations", k, json!({"channel_id": ch, "contact_id": c})).await;
     let cv = conv["id"].as_str().unwrap();
