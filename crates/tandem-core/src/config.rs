@@ -113,6 +113,10 @@ pub struct WorkerConfig {
     pub poll_interval_ms: u64,
     /// How long a claimed job is leased before another worker may take it over, in seconds.
     pub lease_seconds: i64,
+    /// Jobs this process runs at once: inbound messages and sends wait on the database and the
+    /// providers, not the CPU, so one at a time would cap a channel at a few hundred messages a
+    /// second.
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,7 +178,7 @@ impl Default for AuthConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        Self { enabled: true, poll_interval_ms: 250, lease_seconds: 300 }
+        Self { enabled: true, poll_interval_ms: 250, lease_seconds: 300, concurrency: 4 }
     }
 }
 

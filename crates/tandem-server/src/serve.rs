@@ -35,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/webhooks/{provider}/{channel_id}", get(routes::webhooks::handshake).post(routes::webhooks::receive))
+        .route("/widget/{channel_id}/widget.js", get(routes::widget::script))
+        .route("/widget/{channel_id}/ws", get(routes::widget::socket))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
@@ -92,7 +94,9 @@ impl Server {
                 models: models.clone(),
                 messaging: messaging.clone(),
             };
-            tasks.push(tokio::spawn(crate::worker::run(worker, config.workers.clone(), stopped.clone())));
+            for _ in 0..config.workers.concurrency.max(1) {
+                tasks.push(tokio::spawn(crate::worker::run(worker.clone(), config.workers.clone(), stopped.clone())));
+            }
         }
         let app = router(AppState { store: store.clone(), config: Arc::new(config), knowledge, models: models.clone(), messaging });
         let mut on_stop = stopped.clone();

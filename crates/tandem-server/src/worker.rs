@@ -51,6 +51,7 @@ async fn send(worker: &Worker, job: &Job) -> Result<serde_json::Value, Messaging
 pub const IMPORT_CONTACTS: &str = "contacts.import";
 
 /// What jobs need.
+#[derive(Clone)]
 pub struct Worker {
     pub store: Store,
     pub knowledge: Arc<Knowledge>,

@@ -33,6 +33,7 @@ pub mod teams;
 pub mod testing;
 pub mod users;
 pub mod views;
+pub mod widget;
 pub mod workspaces;
 
 pub use db::{create_postgres_database, Backend, Store};

@@ -546,3 +546,12 @@ fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
         None => (Some(name), None),
     }
 }
+
+impl Store {
+    /// Stored inbound events not processed yet (the worker's backlog; benchmarks wait on it).
+    pub async fn inbound_backlog(&self, ws: WorkspaceId) -> Result<i64> {
+        let mut sql = self.sql("SELECT COUNT(*) FROM inbound_events WHERE processed_at IS NULL AND workspace_id = ");
+        sql.bind(ws.to_string());
+        Ok(run!(sql, as (i64,), fetch_one(&self.pool))?.0)
+    }
+}

@@ -3,6 +3,7 @@
 //! running one suite keeps the figures of the others.
 
 mod agents;
+mod channels;
 mod contacts;
 mod knowledge;
 
@@ -18,6 +19,8 @@ pub enum Suite {
     Knowledge,
     /// The local model through Tandem vs direct; the answer pipeline's own cost.
     Agents,
+    /// Inbound webhooks acknowledged durably.
+    Channels,
 }
 
 #[derive(clap::Args)]
@@ -41,6 +44,9 @@ pub struct BenchArgs {
     /// base takes at most 20 MB).
     #[arg(long, default_value_t = 19.5)]
     kb_mb: f64,
+    /// Webhooks for the inbound figure.
+    #[arg(long, default_value_t = 20_000)]
+    webhooks: usize,
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
@@ -66,6 +72,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if matches!(args.suite, Suite::All | Suite::Agents) {
         let rows = agents::run(&args, &knowledge::fixtures()?).await?;
         report = with_section(&report, "agents", "AI agents", &rows, false)?;
+        std::fs::write(&args.output, &report)?;
+    }
+    if matches!(args.suite, Suite::All | Suite::Channels) {
+        let rows = channels::run(&args).await?;
+        report = with_section(&report, "channels", "Channels", &rows, args.postgres.is_some())?;
         std::fs::write(&args.output, &report)?;
     }
     print!("{report}");

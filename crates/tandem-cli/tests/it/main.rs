@@ -1,5 +1,7 @@
 //! The `tandem` binary, run as a user runs it.
 
+mod crash_drill;
+
 use std::process::{Command, Output};
 
 struct Cli {

@@ -16,6 +16,7 @@ mod properties;
 mod session;
 mod views;
 pub mod webhooks;
+pub mod widget;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -8,6 +8,7 @@ mod errors;
 mod imports;
 mod knowledge;
 mod tenancy;
+mod widget;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
