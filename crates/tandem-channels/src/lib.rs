@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod inbound;
+pub mod media;
 pub mod outbound;
 pub mod providers;
 pub mod send;

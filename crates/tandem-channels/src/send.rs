@@ -46,6 +46,15 @@ impl ChannelSender {
         &self.endpoints
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// WeChat's access token for these settings, cached.
+    pub(crate) async fn wechat_access_token(&self, s: &crate::providers::wechat::Settings) -> Result<String, SendOutcome> {
+        self.wechat_token(s).await
+    }
+
     fn limiter(&self, rate: u32) -> Arc<DefaultKeyedRateLimiter<String>> {
         let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
         limiters

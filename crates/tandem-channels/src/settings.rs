@@ -21,6 +21,8 @@ pub struct Endpoints {
     pub graph: String,
     pub telegram: String,
     pub line: String,
+    /// LINE's content host (media downloads), `https://api-data.line.me`.
+    pub line_data: String,
     pub viber: String,
     pub wechat: String,
     pub twilio: String,
@@ -32,6 +34,7 @@ impl Default for Endpoints {
             graph: "https://graph.facebook.com/v21.0".into(),
             telegram: "https://api.telegram.org".into(),
             line: "https://api.line.me".into(),
+            line_data: "https://api-data.line.me".into(),
             viber: "https://chatapi.viber.com/pa".into(),
             wechat: "https://api.weixin.qq.com".into(),
             twilio: "https://api.twilio.com".into(),

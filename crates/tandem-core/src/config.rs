@@ -37,10 +37,13 @@ pub struct ChannelsConfig {
     pub send_timeout_ms: u64,
     /// Attempts before an outbound message is dead-lettered as failed.
     pub send_max_attempts: i64,
+    /// Largest media file kept from a customer's message, in bytes.
+    pub max_media_bytes: usize,
     /// Meta Graph API base with its version.
     pub graph_url: String,
     pub telegram_url: String,
     pub line_url: String,
+    pub line_data_url: String,
     pub viber_url: String,
     pub wechat_url: String,
     pub twilio_url: String,
@@ -53,9 +56,11 @@ impl Default for ChannelsConfig {
             max_webhook_bytes: 1024 * 1024,
             send_timeout_ms: 15_000,
             send_max_attempts: 8,
+            max_media_bytes: 25 * 1024 * 1024,
             graph_url: "https://graph.facebook.com/v21.0".into(),
             telegram_url: "https://api.telegram.org".into(),
             line_url: "https://api.line.me".into(),
+            line_data_url: "https://api-data.line.me".into(),
             viber_url: "https://chatapi.viber.com/pa".into(),
             wechat_url: "https://api.weixin.qq.com".into(),
             twilio_url: "https://api.twilio.com".into(),

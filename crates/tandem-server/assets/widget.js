@@ -72,9 +72,12 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
+  // The page's rules still reach the host element itself, and win over normal :host rules;
+  // important ones in here win over important ones out there. Hence !important on :host only.
   var STYLE =
-    ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;" +
-    "font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2328}" +
+    ":host{all:initial!important;display:block!important;position:fixed!important;right:20px!important;bottom:20px!important;" +
+    "z-index:2147483000!important;font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif!important;" +
+    "color:#1f2328!important}" +
     "*{box-sizing:border-box}" +
     "[hidden]{display:none!important}" +
     ".bubble{position:relative;width:56px;height:56px;border-radius:50%;border:0;background:#1b5fd6;color:#fff;" +
@@ -91,7 +94,7 @@
     ".close{background:transparent;border:0;color:inherit;font-size:24px;line-height:1;cursor:pointer;padding:2px 6px;border-radius:6px}" +
     ".log{flex:1;overflow-y:auto;margin:0;padding:12px;list-style:none;display:flex;flex-direction:column;gap:8px;background:#f6f8fa}" +
     ".msg{max-width:80%;padding:8px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere}" +
-    ".outbound,.greeting{align-self:flex-start;background:#fff;border:1px solid #d0d7de;border-bottom-left-radius:4px}" +
+    ".outbound,.greeting{align-self:flex-start;background:#fff;color:#1f2328;border:1px solid #d0d7de;border-bottom-left-radius:4px}" +
     ".inbound{align-self:flex-end;background:#1b5fd6;color:#fff;border-bottom-right-radius:4px}" +
     ".pending{opacity:.65}" +
     ".status{margin:0;padding:4px 12px;font-size:12px;color:#57606a;background:#f6f8fa}" +

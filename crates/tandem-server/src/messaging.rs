@@ -12,7 +12,7 @@ use tandem_channels::{
 use tandem_core::{config::ChannelsConfig, ChannelKind, ConversationId, MessageId, MessageStatus, PhoneNumber, Timestamp, WorkspaceId};
 use tandem_store::{
     conversations::Conversation,
-    messaging::{NewOutbound, StoredInboundEvent},
+    messaging::{NewOutbound, StoredInboundEvent, MEDIA_JOB},
     Store, StoreError,
 };
 
@@ -30,6 +30,7 @@ impl Messaging {
             graph: config.graph_url.clone(),
             telegram: config.telegram_url.clone(),
             line: config.line_url.clone(),
+            line_data: config.line_data_url.clone(),
             viber: config.viber_url.clone(),
             wechat: config.wechat_url.clone(),
             twilio: config.twilio_url.clone(),
@@ -88,10 +89,15 @@ async fn apply(store: &Store, stored: &StoredInboundEvent, event: InboundEvent) 
             let contact = store.contact_for_address(ws, channel, &sender.id, sender.name.as_deref(), phone).await?;
             let conversation = store.current_conversation(ws, channel, contact).await?;
             let rich = (!matches!(content, Content::Text { .. })).then(|| serde_json::to_value(&content).unwrap_or(Value::Null));
-            let turn = json!({ "conversation_id": conversation.id.to_string() });
-            let then = store.channel_agent(ws, channel).await?.map(|_| (TURN_JOB, &turn));
+            let mut then = Vec::new();
+            if matches!(content, Content::Media { .. }) {
+                then.push((MEDIA_JOB, json!({ "message_id": null })));
+            }
+            if store.channel_agent(ws, channel).await?.is_some() {
+                then.push((TURN_JOB, json!({ "conversation_id": conversation.id.to_string() })));
+            }
             let (message, new) = store
-                .record_inbound_message(ws, &conversation, written_at, &provider_message_id, &content.display_text(), rich.as_ref(), then)
+                .record_inbound_message(ws, &conversation, written_at, &provider_message_id, &content.display_text(), rich.as_ref(), &then)
                 .await?;
             Ok(json!({"message_id": message.id, "conversation_id": conversation.id, "contact_id": contact, "new": new}))
         }
@@ -226,4 +232,35 @@ pub async fn send(
             Err(MessagingFailure::Transient(reason))
         }
     }
+}
+
+/// Downloads a customer's media into Tandem's storage (job `channel.media`) and records where it
+/// is kept in the message's content (`stored: {upload_id, mime_type, bytes}`).
+pub async fn fetch_media(messaging: &Messaging, store: &Store, ws: WorkspaceId, id: MessageId) -> Result<Value, MessagingFailure> {
+    let message = store.get_message(ws, id).await?;
+    let Some(mut content) = message.content.clone() else { return Ok(json!({"skipped": "no media"})) };
+    if content.get("stored").is_some() {
+        return Ok(json!({"skipped": "already stored"}));
+    }
+    let Ok(Content::Media { reference, filename, kind, .. }) = serde_json::from_value::<Content>(content.clone()) else {
+        return Ok(json!({"skipped": "no media"}));
+    };
+    let channel = store.get_channel(ws, message.channel_id).await?;
+    let settings = ChannelSettings::parse(channel.kind, &channel.config).map_err(|e| MessagingFailure::Permanent(e.to_string()))?;
+    let got = match messaging.sender.download(&settings, &reference, messaging.config.max_media_bytes).await {
+        Ok(got) => got,
+        Err(tandem_channels::media::MediaError::Transient(why)) => return Err(MessagingFailure::Transient(why)),
+        Err(e) => {
+            // Kept as a reference only; the inbox shows the media as unavailable with the reason.
+            content["stored_error"] = Value::String(e.to_string());
+            store.set_message_content(ws, id, &content).await?;
+            return Ok(json!({"unavailable": e.to_string()}));
+        }
+    };
+    let name = filename.unwrap_or_else(|| format!("{}-{}", kind.as_str(), message.id));
+    let size = got.bytes.len();
+    let upload = store.save_upload(ws, &name, got.bytes).await?;
+    content["stored"] = json!({"upload_id": upload, "mime_type": got.mime_type, "bytes": size});
+    store.set_message_content(ws, id, &content).await?;
+    Ok(json!({"stored": upload, "bytes": size}))
 }

@@ -7,7 +7,7 @@ use tandem_store::{
     import::ImportOptions,
     jobs::Job,
     knowledge::{SourceStage, INGEST_JOB},
-    messaging::{INBOUND_JOB, SEND_JOB},
+    messaging::{INBOUND_JOB, MEDIA_JOB, SEND_JOB},
     Store, StoreError,
 };
 use tokio::sync::watch;
@@ -45,6 +45,12 @@ async fn inbound(worker: &Worker, job: &Job) -> Result<serde_json::Value, Messag
 async fn send(worker: &Worker, job: &Job) -> Result<serde_json::Value, MessagingFailure> {
     let id = payload_str(job, "message_id")?.parse().map_err(|_| MessagingFailure::Permanent("bad message id".into()))?;
     crate::messaging::send(&worker.messaging, &worker.store, job.workspace_id, id, job.attempts >= job.max_attempts).await
+}
+
+/// A customer's media to keep; payload `{message_id}`.
+async fn media(worker: &Worker, job: &Job) -> Result<serde_json::Value, MessagingFailure> {
+    let id = payload_str(job, "message_id")?.parse().map_err(|_| MessagingFailure::Permanent("bad message id".into()))?;
+    crate::messaging::fetch_media(&worker.messaging, &worker.store, job.workspace_id, id).await
 }
 
 /// Job kind of a contact import; payload `{upload_id, mapping, default_country}`.
@@ -100,6 +106,7 @@ async fn run_job(worker: &Worker, job: &Job, lease_ms: i64) {
         }),
         INBOUND_JOB => inbound(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
         SEND_JOB => send(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
+        MEDIA_JOB => media(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
         other => Err((format!("no worker handles `{other}` jobs"), false)),
     };
     let recorded = match outcome {

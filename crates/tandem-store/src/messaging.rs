@@ -23,6 +23,8 @@ use crate::{
 
 /// Job kind that processes one stored inbound event; payload `{event_id}`.
 pub const INBOUND_JOB: &str = "channel.inbound";
+/// Job kind that downloads a customer's media into Tandem's storage; payload `{message_id}`.
+pub const MEDIA_JOB: &str = "channel.media";
 /// Job kind that sends one outbound message; payload `{message_id}`.
 pub const SEND_JOB: &str = "channel.send";
 
@@ -286,7 +288,7 @@ impl Store {
         provider_message_id: &str,
         body: &str,
         content: Option<&Value>,
-        then: Option<(&str, &Value)>,
+        then: &[(&str, Value)],
     ) -> Result<(Message, bool)> {
         let body: String = body.chars().take(crate::conversations::MAX_MESSAGE_CHARS).collect();
         let id = MessageId::new();
@@ -317,8 +319,17 @@ impl Store {
             sql.push(" THEN ").bind(at).push(" ELSE last_inbound_at END, updated_at = ").bind(now);
             sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(conversation.id.to_string());
             run!(sql, execute(&mut *tx))?;
-            if let Some((kind, payload)) = then {
-                self.insert_job(&mut *tx, ws, kind, payload, 3).await?;
+            for (kind, payload) in then {
+                let payload = match payload {
+                    // `{message_id}` placeholders name the message just stored.
+                    Value::Object(o) if o.get("message_id") == Some(&Value::Null) => {
+                        let mut o = o.clone();
+                        o.insert("message_id".into(), Value::String(id.to_string()));
+                        Value::Object(o)
+                    }
+                    other => other.clone(),
+                };
+                self.insert_job(&mut *tx, ws, kind, &payload, 3).await?;
             }
         }
         tx.commit().await?;
@@ -375,6 +386,14 @@ impl Store {
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         let (attempts, started) = run!(sql, as (i64, Option<i64>), fetch_one(&self.pool))?;
         Ok(PendingSend { message, conversation, recipient, attempts, send_started: started.is_some() })
+    }
+
+    /// Replaces a message's content (the media job adds where the file is kept).
+    pub async fn set_message_content(&self, ws: WorkspaceId, id: MessageId, content: &Value) -> Result<()> {
+        let mut sql = self.sql("UPDATE messages SET content = ");
+        sql.bind(content.to_string()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
+        run!(sql, execute(&self.pool))?;
+        Ok(())
     }
 
     /// Records, before the provider is called, that this attempt may reach it.

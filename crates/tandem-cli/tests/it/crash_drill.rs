@@ -226,7 +226,12 @@ async fn webhooks_and_replies_survive_sigkill_exactly_once() {
         if settled {
             break (inbound, outbound);
         }
-        assert!(Instant::now() < deadline, "not settled: {} inbound, {} outbound still queued", inbound.len(), outbound.iter().filter(|m| m.status == tandem_core::MessageStatus::Queued).count());
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {} inbound, {} outbound still queued",
+            inbound.len(),
+            outbound.iter().filter(|m| m.status == tandem_core::MessageStatus::Queued).count()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     child.lock().unwrap().kill().unwrap();

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 use tandem_channels::window::Author;
-use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, TeamId, UserId};
+use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, MessageId, TeamId, UserId};
 use tandem_store::{
     conversations::{Conversation, ConversationQuery, Message},
     messaging::NewOutbound,
@@ -118,6 +118,23 @@ pub struct MessageCreate {
     /// A WhatsApp template instead of text (required outside the 24-hour window).
     #[serde(default)]
     template: Option<TemplateSend>,
+    /// A file the provider fetches from a public URL, with an optional caption.
+    #[serde(default)]
+    media: Option<MediaSend>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSend {
+    /// `image`, `video`, `audio` or `document`.
+    #[schema(value_type = String)]
+    kind: tandem_channels::MediaKind,
+    /// An https URL the provider can reach.
+    url: String,
+    #[serde(default)]
+    caption: Option<String>,
+    #[serde(default)]
+    filename: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -143,14 +160,31 @@ pub async fn send_message(
     let ws = actor.workspace_id;
     let conversation = parse_id(&id, "conversation")?;
     let conv = app.store.get_conversation(ws, conversation).await?;
-    let (body, content) = match (req.body, req.template) {
-        (Some(body), None) => {
+    let (body, content) = match (req.body, req.template, req.media) {
+        (None, None, Some(m)) => {
+            if !m.url.starts_with("https://") && !m.url.starts_with("http://") {
+                return Err(tandem_core::ValidationError::new(
+                    "media.url",
+                    "invalid_url",
+                    "a media URL is an http(s) URL the provider can fetch",
+                )
+                .into());
+            }
+            let body = match (&m.caption, &m.filename) {
+                (Some(c), _) => format!("[{}] {c}", m.kind.as_str()),
+                (None, Some(f)) => format!("[{}] {f}", m.kind.as_str()),
+                (None, None) => format!("[{}]", m.kind.as_str()),
+            };
+            let content = tandem_channels::OutboundContent::Media { kind: m.kind, url: m.url, caption: m.caption, filename: m.filename };
+            (body, Some(serde_json::to_value(content).map_err(|e| ApiError::bad_request("invalid_media", e.to_string()))?))
+        }
+        (Some(body), None, None) => {
             if body.trim().is_empty() {
                 return Err(tandem_core::ValidationError::new("body", "empty_message", "a message needs text").into());
             }
             (body, None)
         }
-        (None, Some(t)) => {
+        (None, Some(t), None) => {
             let template = app.store.get_template(ws, conv.channel_id, &t.name, &t.language).await?.ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -184,9 +218,10 @@ pub async fn send_message(
             .map_err(|e| ApiError::bad_request("invalid_template", e.to_string()))?;
             (body, Some(content))
         }
-        _ => return Err(ApiError::bad_request("invalid_message", "send either `body` or `template`")),
+        _ => return Err(ApiError::bad_request("invalid_message", "send one of `body`, `template` or `media`")),
     };
-    crate::messaging::admit(&app.store, ws, conversation, Author::Human, content.is_some()).await.map_err(|e| match e {
+    let is_template = content.as_ref().is_some_and(|c| c["type"] == "template");
+    crate::messaging::admit(&app.store, ws, conversation, Author::Human, is_template).await.map_err(|e| match e {
         AdmitError::Store(e) => e.into(),
         AdmitError::Window(r) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, crate::messaging::refusal_code(&r), r.to_string()),
         AdmitError::Settings(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_misconfigured", m),
@@ -211,4 +246,19 @@ pub async fn get_window(State(app): State<AppState>, Auth(actor): Auth, Path(id)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_misconfigured", e.to_string()))?;
     let state = crate::messaging::window_of(&settings, &conv);
     Ok(Json(serde_json::json!({"channel": channel.kind, "last_inbound_at": conv.last_inbound_at, "window": state})))
+}
+
+/// The file of a customer's media message, as Tandem keeps it (404 until it has been downloaded,
+/// or when the provider no longer had it).
+#[utoipa::path(get, path = "/messages/{id}/media", tag = "conversations", params(("id" = MessageId, Path)),
+    responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
+pub async fn get_media(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let message = app.store.get_message(actor.workspace_id, parse_id(&id, "message")?).await?;
+    let stored = message.content.as_ref().and_then(|c| c.get("stored")).ok_or_else(|| ApiError::not_found("media"))?;
+    let upload = stored["upload_id"].as_str().ok_or_else(|| ApiError::not_found("media"))?;
+    let (filename, bytes) = app.store.load_upload(actor.workspace_id, upload).await?;
+    let mime = stored["mime_type"].as_str().unwrap_or("application/octet-stream").to_string();
+    let disposition = format!("inline; filename=\"{}\"", filename.replace(['"', '\\', '\r', '\n'], "_"));
+    Ok(([(axum::http::header::CONTENT_TYPE, mime), (axum::http::header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
 }

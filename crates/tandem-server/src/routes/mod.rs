@@ -67,6 +67,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::get_conversation, conversations::update_conversation))
         .routes(routes!(conversations::list_messages, conversations::send_message))
         .routes(routes!(conversations::get_window))
+        .routes(routes!(conversations::get_media))
         .routes(routes!(views::list_views, views::create_view))
         .routes(routes!(views::delete_view))
         .routes(routes!(audit::list_audit))

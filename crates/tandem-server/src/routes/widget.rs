@@ -141,11 +141,7 @@ pub async fn script(State(app): State<AppState>, Path(id): Path<String>, headers
     if fresh {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
-    Ok((
-        common,
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
-        SCRIPT,
-    )
+    Ok((common, [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], SCRIPT)
         .into_response())
 }
 
@@ -387,11 +383,8 @@ impl Session {
             },
             occurred_at: Some(Timestamp::now()),
         };
-        let new = NewInboundEvent {
-            provider_event_id: key,
-            kind: "message".into(),
-            event: serde_json::to_value(&event).unwrap_or(Value::Null),
-        };
+        let new =
+            NewInboundEvent { provider_event_id: key, kind: "message".into(), event: serde_json::to_value(&event).unwrap_or(Value::Null) };
         match self.store.store_inbound_events(self.ws, self.channel, &[new]).await {
             Ok(stored) => {
                 ::metrics::counter!("tandem_webhook_events_total", "provider" => "widget").increment(stored as u64);

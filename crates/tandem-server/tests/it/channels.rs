@@ -370,3 +370,70 @@ async fn sends_are_retried_on_provider_errors_failed_on_refusals_and_never_repea
     tokio::time::sleep(Duration::from_secs(4)).await;
     graph.verify().await;
 }
+
+#[tokio::test]
+async fn a_customers_photo_is_kept_by_tandem_and_media_goes_out_by_link() {
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_graph(c, &graph)).await;
+    let t = app.tenant("Lumen").await;
+    let channel = whatsapp_channel(&app, &t).await;
+    let photo = b"\xff\xd8\xff\xe0 a small JPEG".to_vec();
+    Mock::given(method("GET"))
+        .and(path("/1037543291543636"))
+        .and(header("authorization", "Bearer EAAG-test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp", "url": format!("{}/whatsapp_business/attachments/?mid=1037543291543636", graph.uri()),
+            "mime_type": "image/jpeg", "sha256": "e5f2", "file_size": photo.len(), "id": "1037543291543636"})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/whatsapp_business/attachments/"))
+        .and(header("authorization", "Bearer EAAG-test-token"))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "image/jpeg").set_body_bytes(photo.clone()))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let image = wa_change(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": CUSTOMER}],
+        "messages": [{"from": CUSTOMER, "id": "wamid.IMG", "timestamp": now_secs().to_string(), "type": "image",
+            "image": {"caption": "This lamp, in blue?", "mime_type": "image/jpeg", "sha256": "e5f2", "id": "1037543291543636"}}]
+    }));
+    deliver(&app, &channel, &image).await;
+    let convo = the_conversation(&app, &t.admin_key).await;
+    let convo_id = convo["id"].as_str().unwrap().to_string();
+    let msg = eventually(15, || async {
+        messages(&app, &t.admin_key, &convo_id).await.into_iter().find(|m| m["content"]["stored"]["upload_id"].is_string())
+    })
+    .await;
+    assert_eq!(msg["body"], "[image] This lamp, in blue?");
+    assert_eq!(msg["content"]["type"], "media", "{msg}");
+    let resp = app
+        .request(Method::GET, &format!("/api/v1/messages/{}/media", msg["id"].as_str().unwrap()), Some(&t.staff_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), photo);
+    let other = app.tenant("Other").await;
+    let (status, _) = json(app.get(&format!("/api/v1/messages/{}/media", msg["id"].as_str().unwrap()), &other.admin_key).await).await;
+    assert_eq!(status, 404, "another workspace cannot read the file");
+
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .and(body_json(json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "image",
+            "image": {"link": "https://cdn.lumen.example/blue-arc.jpg", "caption": "Here it is in blue"}})))
+        .respond_with(graph_ok("wamid.MEDIA"))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let reply = json!({"media": {"kind": "image", "url": "https://cdn.lumen.example/blue-arc.jpg", "caption": "Here it is in blue"}});
+    let (status, sent) =
+        json(app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, reply).await).await;
+    assert_eq!(status, 201, "{sent}");
+    message_with_status(&app, &t.admin_key, &convo_id, "[image] Here it is in blue", "sent").await;
+    graph.verify().await;
+}

@@ -26,9 +26,10 @@ const SHOP: &str = "http://shop.test";
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn widget_channel(app: &TestApp, t: &Tenant, config: Value) -> String {
-    let (status, ch) =
-        json(app.send(Method::POST, "/api/v1/channels", &t.admin_key, json!({"kind": "widget", "name": "Website", "config": config})).await)
-            .await;
+    let (status, ch) = json(
+        app.send(Method::POST, "/api/v1/channels", &t.admin_key, json!({"kind": "widget", "name": "Website", "config": config})).await,
+    )
+    .await;
     assert_eq!(status, 201, "{ch}");
     ch["id"].as_str().unwrap().to_string()
 }
@@ -102,8 +103,7 @@ async fn protocol(backend: Backend) {
     assert!(headers["cache-control"].to_str().unwrap().contains("max-age="), "{headers:?}");
     let etag = headers["etag"].to_str().unwrap().to_string();
     assert!(resp.text().await.unwrap().contains("attachShadow"));
-    let resp =
-        app.request(Method::GET, &format!("/widget/{channel}/widget.js"), None).header("if-none-match", &etag).send().await.unwrap();
+    let resp = app.request(Method::GET, &format!("/widget/{channel}/widget.js"), None).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(resp.status(), 304);
     let resp = app.request(Method::GET, &format!("/widget/{}/widget.js", tandem_core::ChannelId::new()), None).send().await.unwrap();
     assert_eq!(resp.status(), 404);
@@ -114,7 +114,8 @@ async fn protocol(backend: Backend) {
     // plain GET is not a websocket.
     assert_eq!(handshake_status(open(&app, &channel, Some("https://evil.test")).await.err().expect("refused")), 403);
     assert_eq!(handshake_status(open(&app, &channel, None).await.err().expect("refused")), 403);
-    let (status, body) = json(app.request(Method::GET, &format!("/widget/{channel}/ws"), None).header("origin", SHOP).send().await.unwrap()).await;
+    let (status, body) =
+        json(app.request(Method::GET, &format!("/widget/{channel}/ws"), None).header("origin", SHOP).send().await.unwrap()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("websocket_required")), "{body}");
 
     // Nothing but a hello first.
@@ -143,7 +144,10 @@ async fn protocol(backend: Backend) {
     let long = uuid::Uuid::new_v4().to_string();
     send(&mut socket, json!({"type": "message", "client_id": long, "text": "é".repeat(4001)})).await;
     let error = next(&mut socket).await;
-    assert_eq!((error["type"].as_str(), error["code"].as_str(), error["client_id"].as_str()), (Some("error"), Some("too_long"), Some(&*long)));
+    assert_eq!(
+        (error["type"].as_str(), error["code"].as_str(), error["client_id"].as_str()),
+        (Some("error"), Some("too_long"), Some(&*long))
+    );
     send(&mut socket, json!({"type": "message", "client_id": uuid::Uuid::new_v4(), "text": "   "})).await;
     assert_eq!(next(&mut socket).await["code"], "empty_message");
     send(&mut socket, json!({"type": "hello", "visitor": null})).await;
@@ -175,12 +179,16 @@ async fn protocol(backend: Backend) {
 
     // Staff answer in the inbox; the reply reaches the visitor's socket, and is marked sent.
     let (status, sent) = json(
-        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Yes, in 2 days."})).await,
+        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Yes, in 2 days."}))
+            .await,
     )
     .await;
     assert_eq!(status, 201, "{sent}");
     let reply = next(&mut socket).await;
-    assert_eq!((reply["type"].as_str(), reply["direction"].as_str(), reply["body"].as_str()), (Some("message"), Some("outbound"), Some("Yes, in 2 days.")));
+    assert_eq!(
+        (reply["type"].as_str(), reply["direction"].as_str(), reply["body"].as_str()),
+        (Some("message"), Some("outbound"), Some("Yes, in 2 days."))
+    );
     assert_eq!(reply["id"], sent["id"]);
     assert!(reply.get("client_id").is_none(), "{reply}");
     eventually(20, || async {
@@ -198,7 +206,8 @@ async fn protocol(backend: Backend) {
     assert_eq!(history, [("inbound", "Do you ship to Lyon?"), ("outbound", "Yes, in 2 days.")]);
     assert_eq!(hello["messages"][0]["client_id"], client_id.as_str());
     let (status, _) = json(
-        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Anything else?"})).await,
+        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Anything else?"}))
+            .await,
     )
     .await;
     assert_eq!(status, 201);
@@ -431,18 +440,26 @@ async fn browser_scenario(app: &TestApp, browser: &Browser) {
 
     browser.cmd(Method::POST, "/url", Some(json!({"url": page_url}))).await;
     browser.until("the widget's bubble", "const h = document.querySelector('[data-tandem-widget]'); return !!(h && h.shadowRoot && h.shadowRoot.querySelector('.bubble'));").await;
-    let label = browser.exec("return document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('.bubble').getAttribute('aria-label');").await;
+    let label = browser
+        .exec("return document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('.bubble').getAttribute('aria-label');")
+        .await;
     assert_eq!(label, "Open chat");
 
     // The visitor opens the chat: the channel's title and greeting, then writes.
     browser.click(".bubble").await;
     browser
-        .until("the title", "return document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('h2').textContent === 'Lumen support';")
+        .until(
+            "the title",
+            "return document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('h2').textContent === 'Lumen support';",
+        )
         .await;
-    let greeting = browser.exec("return document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('.greeting').textContent;").await;
+    let greeting =
+        browser.exec("return document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('.greeting').textContent;").await;
     assert_eq!(greeting, "Hello! How can we help?");
-    let color = browser.exec("const r = document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('.greeting'); return getComputedStyle(r).color;").await;
-    assert_ne!(color, "rgb(255, 0, 0)", "the page's CSS reached the widget");
+    let style = browser
+        .exec("const s = getComputedStyle(document.querySelector('[data-tandem-widget]').shadowRoot.querySelector('.panel')); return [s.color, s.fontSize];")
+        .await;
+    assert_eq!(style, json!(["rgb(31, 35, 40)", "15px"]), "the page's CSS reached the widget");
     browser.type_in("textarea", "Do you ship to Lyon?").await;
     browser.click(".send").await;
 
@@ -456,11 +473,14 @@ async fn browser_scenario(app: &TestApp, browser: &Browser) {
     .await;
     assert_eq!((inbox[0]["direction"].as_str(), inbox[0]["body"].as_str()), (Some("inbound"), Some("Do you ship to Lyon?")));
     let mine = json!([["inbound", "Do you ship to Lyon?", false]]);
-    browser.until("the message confirmed", &format!("const shown = (() => {{ {SHOWN} }})(); return JSON.stringify(shown) === '{mine}';")).await;
+    browser
+        .until("the message confirmed", &format!("const shown = (() => {{ {SHOWN} }})(); return JSON.stringify(shown) === '{mine}';"))
+        .await;
 
     // Staff answer; the page shows it.
     let (status, sent) = json(
-        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Yes, in 2 days."})).await,
+        app.send(Method::POST, &format!("/api/v1/conversations/{convo_id}/messages"), &t.staff_key, json!({"body": "Yes, in 2 days."}))
+            .await,
     )
     .await;
     assert_eq!(status, 201, "{sent}");
