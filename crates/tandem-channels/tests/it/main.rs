@@ -3,6 +3,7 @@
 
 mod instagram;
 mod line;
+mod media;
 mod messenger;
 mod support;
 mod telegram;

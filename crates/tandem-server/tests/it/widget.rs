@@ -112,8 +112,8 @@ async fn protocol(backend: Backend) {
 
     // Pages of other sites, and clients that name no site, are refused before the upgrade; a
     // plain GET is not a websocket.
-    assert_eq!(handshake_status(open(&app, &channel, Some("https://evil.test")).await.err().expect("refused")), 403);
-    assert_eq!(handshake_status(open(&app, &channel, None).await.err().expect("refused")), 403);
+    assert_eq!(handshake_status(open(&app, &channel, Some("https://evil.test")).await.expect_err("refused")), 403);
+    assert_eq!(handshake_status(open(&app, &channel, None).await.expect_err("refused")), 403);
     let (status, body) =
         json(app.request(Method::GET, &format!("/widget/{channel}/ws"), None).header("origin", SHOP).send().await.unwrap()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("websocket_required")), "{body}");
