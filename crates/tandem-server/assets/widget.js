@@ -57,8 +57,10 @@
   var saved = load();
   var visitor = typeof saved.visitor === "string" ? saved.visitor : null;
   var pending = Array.isArray(saved.pending) ? saved.pending : []; // [{client_id, text}]
+  // Whether Tandem knows this visitor: it stores a visitor with their first message.
+  var talked = saved.talked === true;
   function persist() {
-    save({ visitor: visitor, pending: pending });
+    save({ visitor: visitor, talked: talked, pending: pending });
   }
 
   function uuid() {
@@ -152,8 +154,8 @@
 
     pending.forEach(function (p) { render({ client_id: p.client_id, body: p.text, direction: "inbound" }, true); });
     // A visitor who has talked before is connected at once, so replies reach them on any page;
-    // one who never opened the chat costs Tandem no socket.
-    if (visitor || pending.length) connect();
+    // one who never wrote costs Tandem no socket.
+    if (talked || pending.length) connect();
   }
 
   function setOpen(open) {
@@ -252,12 +254,10 @@
     if (frame.type === "hello") {
       retries = 0;
       connected = true;
-      if (frame.visitor !== visitor) {
-        // A new visitor (first visit, or a token Tandem did not know): what was shown belongs
-        // to no conversation Tandem has.
-        visitor = frame.visitor;
-        persist();
-      }
+      // The same token back means Tandem knows the visitor; a new one, that it does not (yet).
+      talked = frame.visitor === visitor || (frame.messages || []).length > 0;
+      visitor = frame.visitor;
+      persist();
       if (frame.title) titleEl.textContent = frame.title;
       greeting = frame.greeting || null;
       // History first, then what is still waiting, in the order it was written.
@@ -269,6 +269,8 @@
       pending.forEach(function (p) { render({ client_id: p.client_id, body: p.text, direction: "inbound" }, true); sendPending(p); });
       renderGreeting();
       if (opened) showStatus();
+    } else if (frame.type === "ack") {
+      if (!talked) { talked = true; persist(); }
     } else if (frame.type === "message") {
       if (frame.client_id) dropPending(frame.client_id);
       render(frame, false);
@@ -290,9 +292,9 @@
   }
 
   // Come back quickly when the network does, or when the visitor returns to the tab.
-  window.addEventListener("online", function () { if (!socket && (visitor || opened)) connect(); });
+  window.addEventListener("online", function () { if (!socket && (talked || opened)) connect(); });
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible" && !socket && (visitor || opened)) connect();
+    if (document.visibilityState === "visible" && !socket && (talked || opened)) connect();
   });
 
   if (document.body) mount();

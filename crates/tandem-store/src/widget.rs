@@ -26,37 +26,56 @@ pub const VISITOR_TOKEN_PREFIX: &str = "tdm_wv_";
 /// not worth hashing.
 const MAX_TOKEN_LEN: usize = 128;
 
-/// A newly issued visitor: the token (handed to the browser once, never stored) and the id.
+/// How stale `last_seen_at` may get before a visit updates it: a returning visitor's page load
+/// is then a read, not a write, on most loads.
+const SEEN_EVERY_MS: i64 = 3_600_000;
+
+/// A new visitor: the token (handed to the browser, only its digest stored) and the visitor id.
+/// No `Debug`: the token must not end up in a log.
+#[derive(Clone)]
 pub struct NewVisitor {
     pub token: String,
     pub visitor_id: String,
 }
 
+impl NewVisitor {
+    /// Draws a token and an id. Nothing is stored until [`Store::save_widget_visitor`]: a page
+    /// view whose visitor never writes (most of them, crawlers included) costs no row.
+    pub fn generate() -> Self {
+        Self { token: Secret::generate(VISITOR_TOKEN_PREFIX).plain, visitor_id: format!("visitor_{}", uuid::Uuid::new_v4().simple()) }
+    }
+}
+
 impl Store {
-    /// Issues a visitor of a widget channel.
-    pub async fn create_widget_visitor(&self, ws: WorkspaceId, channel: ChannelId) -> Result<NewVisitor> {
-        let secret = Secret::generate(VISITOR_TOKEN_PREFIX);
-        let visitor_id = format!("visitor_{}", uuid::Uuid::new_v4().simple());
+    /// Records a visitor of a widget channel (again: saving twice changes nothing).
+    pub async fn save_widget_visitor(&self, ws: WorkspaceId, channel: ChannelId, visitor: &NewVisitor) -> Result<()> {
         let now = Timestamp::now().millis();
         let mut sql =
             self.sql("INSERT INTO widget_visitors (token_hash, workspace_id, channel_id, visitor_id, created_at, last_seen_at) VALUES (");
-        sql.bind(secret.digest).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
-        sql.bind(visitor_id.clone()).push(", ").bind(now).push(", ").bind(now).push(")");
+        sql.bind(digest(&visitor.token)).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
+        sql.bind(visitor.visitor_id.clone()).push(", ").bind(now).push(", ").bind(now).push(") ON CONFLICT DO NOTHING");
         run!(sql, execute(&self.pool))?;
-        Ok(NewVisitor { token: secret.plain, visitor_id })
+        Ok(())
     }
 
-    /// The visitor id a token names on this channel (a token of another channel names nobody),
-    /// recording that the visitor came back.
+    /// The visitor id a token names on this channel (a token of another channel names nobody).
+    /// Records, at most hourly, that the visitor came back, so abandoned visitors can be told
+    /// apart.
     pub async fn widget_visitor(&self, ws: WorkspaceId, channel: ChannelId, token: &str) -> Result<Option<String>> {
         if token.len() > MAX_TOKEN_LEN || !token.starts_with(VISITOR_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let mut sql = self.sql("UPDATE widget_visitors SET last_seen_at = ");
-        sql.bind(Timestamp::now().millis()).push(" WHERE token_hash = ").bind(digest(token));
-        sql.push(" AND workspace_id = ").bind(ws.to_string()).push(" AND channel_id = ").bind(channel.to_string());
-        sql.push(" RETURNING visitor_id");
-        Ok(run!(sql, as (String,), fetch_optional(&self.pool))?.map(|(id,)| id))
+        let hash = digest(token);
+        let mut sql = self.sql("SELECT visitor_id, last_seen_at FROM widget_visitors WHERE token_hash = ");
+        sql.bind(hash.clone()).push(" AND workspace_id = ").bind(ws.to_string()).push(" AND channel_id = ").bind(channel.to_string());
+        let Some((visitor_id, seen)) = run!(sql, as (String, i64), fetch_optional(&self.pool))? else { return Ok(None) };
+        let now = Timestamp::now().millis();
+        if now - seen > SEEN_EVERY_MS {
+            let mut sql = self.sql("UPDATE widget_visitors SET last_seen_at = ");
+            sql.bind(now).push(" WHERE token_hash = ").bind(hash);
+            run!(sql, execute(&self.pool))?;
+        }
+        Ok(Some(visitor_id))
     }
 
     /// The visitor's current conversation on the channel (the latest one not resolved, where
@@ -88,8 +107,9 @@ impl Store {
 
     /// The messages the visitor's socket may not have pushed yet: those of the visitor's
     /// conversations created at or after `conversations_from` (the current one, and any opened
-    /// later once it is resolved), written at or after `messages_from`, oldest first. Failed
-    /// outbound messages never reached the visitor and are left out. The caller asks with some
+    /// later once it is resolved), written at or after `messages_from`, oldest first, failed
+    /// outbound messages left out (a widget send fails only when the channel's settings are
+    /// unusable). The caller asks with some
     /// overlap and skips what it already pushed: a message's `created_at` is taken before its
     /// transaction commits, so a later poll can find one older than the newest already seen.
     pub async fn widget_messages_since(

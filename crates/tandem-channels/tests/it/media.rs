@@ -51,11 +51,7 @@ async fn line_media_comes_from_the_content_host_with_the_channel_token() {
         .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not found"})))
         .mount(&data)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v2/bot/message/busy/content"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&data)
-        .await;
+    Mock::given(method("GET")).and(path("/v2/bot/message/busy/content")).respond_with(ResponseTemplate::new(503)).mount(&data).await;
     let sender = ChannelSender::new(Endpoints { line_data: data.uri(), ..Endpoints::default() }, Duration::from_secs(5));
     let s = settings(ChannelKind::Line, serde_json::json!({"channel_secret": "secret", "channel_access_token": "line-token"}));
     assert_eq!(sender.download(&s, "468789577898262530", 1024).await.unwrap().bytes, b"m4a");

@@ -23,7 +23,8 @@
 //! - `{"type":"hello","visitor":TOKEN,"title","greeting","messages":[...]}` answers the client's
 //!   hello: the token to keep (a new one when the client had none, or one this channel does not
 //!   know), the channel's title and greeting, and the visitor's current conversation, oldest
-//!   first, as `message` frames without their `type`.
+//!   first, as `message` frames without their `type`. A new token is stored with the visitor's
+//!   first message: a page view whose visitor never writes costs no row.
 //! - `{"type":"ack","client_id"}`: the message is stored durably; it is not lost if the socket
 //!   drops now.
 //! - `{"type":"message","id","direction","body","created_at","client_id"?}` for each new message of
@@ -61,7 +62,7 @@ use std::{
 };
 use tandem_channels::{providers::widget, ChannelSettings, Content, InboundEvent, InboundKind, Sender};
 use tandem_core::{ChannelId, ChannelKind, MessageDirection, MessageId, Timestamp, WorkspaceId};
-use tandem_store::{conversations::Message, messaging::NewInboundEvent, Store, StoreError};
+use tandem_store::{conversations::Message, messaging::NewInboundEvent, widget::NewVisitor, Store, StoreError};
 
 use crate::{error::ApiError, state::AppState};
 
@@ -217,6 +218,8 @@ struct Session {
     channel: ChannelId,
     settings: widget::Settings,
     visitor: String,
+    /// A visitor issued by this socket, stored with their first message.
+    unsaved: Option<NewVisitor>,
     /// Conversations older than this are not the visitor's current ones.
     conversations_from: Timestamp,
     /// The newest `created_at` pushed.
@@ -237,6 +240,7 @@ impl Session {
             channel,
             settings,
             visitor: String::new(),
+            unsaved: None,
             conversations_from: Timestamp::from_millis(now - LOOKBACK_MS),
             cursor: now,
             pushed: HashMap::new(),
@@ -279,15 +283,20 @@ impl Session {
             Some(t) => self.store.widget_visitor(self.ws, self.channel, t).await.map(|v| v.map(|id| (t.to_string(), id))),
             None => Ok(None),
         };
-        let (token, visitor) = match known {
-            Ok(Some(found)) => found,
-            Ok(None) => match self.store.create_widget_visitor(self.ws, self.channel).await {
-                Ok(new) => (new.token, new.visitor_id),
-                Err(e) => return Err(self.unavailable(socket, e).await),
-            },
+        let token = match known {
+            Ok(Some((token, visitor))) => {
+                self.visitor = visitor;
+                token
+            }
+            Ok(None) => {
+                let new = NewVisitor::generate();
+                self.visitor = new.visitor_id.clone();
+                let token = new.token.clone();
+                self.unsaved = Some(new);
+                token
+            }
             Err(e) => return Err(self.unavailable(socket, e).await),
         };
-        self.visitor = visitor;
         let history = match self.store.widget_history(self.ws, self.channel, &self.visitor, HISTORY).await {
             Ok(h) => h,
             Err(e) => return Err(self.unavailable(socket, e).await),
@@ -372,6 +381,13 @@ impl Session {
         }
         if !self.take_token() {
             return error_frame("rate_limited", "too many messages at once; wait a moment");
+        }
+        if let Some(new) = &self.unsaved {
+            if let Err(e) = self.store.save_widget_visitor(self.ws, self.channel, new).await {
+                tracing::warn!(channel = %self.channel, error = %e, "widget visitor not stored");
+                return error_frame("unavailable", "the message was not stored; send it again");
+            }
+            self.unsaved = None;
         }
         let key = format!("widget:{client_id}");
         let event = InboundEvent {

@@ -221,6 +221,10 @@ async fn protocol(backend: Backend) {
     let (_, hello) = greet(&app, &open_channel, Some(&token)).await;
     assert!(hello["visitor"] != token.as_str() && hello["messages"] == json!([]), "{hello}");
     assert_eq!((hello["title"].clone(), hello["greeting"].clone()), (Value::Null, Value::Null));
+    // A visitor who never wrote was never stored: their token is not known next time.
+    let silent = hello["visitor"].as_str().unwrap().to_string();
+    let (_, hello) = greet(&app, &open_channel, Some(&silent)).await;
+    assert_ne!(hello["visitor"], silent.as_str());
 
     // Another workspace sees none of it.
     let (_, list) = json(app.get("/api/v1/conversations", &other.admin_key).await).await;
@@ -229,6 +233,20 @@ async fn protocol(backend: Backend) {
     assert_eq!(status, 404);
     let (status, _) = json(app.get(&format!("/api/v1/conversations/{convo_id}/messages"), &other.admin_key).await).await;
     assert_eq!(status, 404);
+
+    // The server stops with a socket open: the socket is told to come back, and the visitor
+    // finds the conversation on the server that takes over.
+    let app = tokio::time::timeout(WAIT, app.restart(|_| {})).await.expect("the server stops within 20 s with a widget socket open");
+    let close = loop {
+        match tokio::time::timeout(WAIT, again.next()).await.expect("a close frame within 20 s") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(1012));
+    let (_, hello) = greet(&app, &channel, Some(&token)).await;
+    assert_eq!((hello["visitor"].as_str(), hello["messages"].as_array().map(Vec::len)), (Some(&*token), Some(3)));
 }
 
 #[tokio::test]
