@@ -138,7 +138,30 @@ pub struct AgentProfile {
     pub handoff: HandoffRules,
     #[serde(default)]
     pub lead_scoring: LeadScoring,
+    /// The model this agent uses instead of the deployment's default; absent: the default
+    /// (the local model unless configured otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<AgentModel>,
 }
+
+/// An OpenAI-compatible endpoint for one agent (OpenAI, vLLM, Ollama, llama.cpp...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentModel {
+    /// Ends in `/v1`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The `model` field of each request.
+    pub model: String,
+    /// Sent as a bearer token; write-only (answers show it masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The model's context window in tokens; default: the deployment's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
+}
+
+/// What answers show in place of an agent model's API key.
+pub const MASKED_KEY: &str = "********";
 
 fn customer_language() -> String {
     "customer".into()
@@ -158,6 +181,7 @@ impl AgentProfile {
             guardrails: Guardrails::default(),
             handoff: HandoffRules::default(),
             lead_scoring: LeadScoring::default(),
+            model: None,
         }
     }
 
@@ -185,6 +209,17 @@ impl AgentProfile {
             [&self.goals, &self.guardrails.refuse_topics, &self.handoff.keywords, &self.lead_scoring.raise, &self.lead_scoring.lower];
         if lists.iter().any(|l| l.len() > 50) || self.guardrails.custom_answers.len() > 50 {
             return bad("lists hold at most 50 entries".into());
+        }
+        if let Some(m) = &self.model {
+            if !(m.base_url.starts_with("http://") || m.base_url.starts_with("https://")) {
+                return bad("model.base_url must be an http(s) URL ending in /v1".into());
+            }
+            if m.model.trim().is_empty() || m.model.len() > 200 {
+                return bad("model.model must name the model (1 to 200 characters)".into());
+            }
+            if m.context_tokens.is_some_and(|c| c < 1024) {
+                return bad("model.context_tokens must be at least 1,024".into());
+            }
         }
         Ok(self)
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tandem_agent::{pipeline::TurnOutcome, Agent, AgentError, AgentProfile, Passage, Retriever, Speaker, Turn};
+use tandem_agent::{pipeline::TurnOutcome, profile::AgentModel, Agent, AgentError, AgentProfile, Passage, Retriever, Speaker, Turn};
 use tandem_core::{AgentId, ContactId, ConversationId, MessageDirection, WorkspaceId};
 use tandem_llm::{Llm, LlmClient};
 use tandem_store::{
@@ -22,21 +22,49 @@ pub const TURN_JOB: &str = "conversation.turn";
 /// Send attempts for the agent's replies before they are dead-lettered.
 const SEND_ATTEMPTS: i64 = 8;
 
-/// The model, when one is configured and started.
+/// The model, when one is configured and started, and the clients of agents that name a model of
+/// their own (kept per endpoint, model and key, so their connections are reused).
 pub struct Models {
     llm: Result<Llm, String>,
+    config: tandem_core::llm::LlmConfig,
+    own: std::sync::Mutex<std::collections::HashMap<AgentModel, LlmClient>>,
 }
 
 impl Models {
     pub fn new(llm: Result<Llm, String>) -> Self {
-        if let Err(e) = &llm {
-            tracing::warn!(error = %e, "AI agents are unavailable until the LLM is configured");
-        }
-        Self { llm }
+        Self::with_config(llm, tandem_core::llm::LlmConfig::default())
     }
 
+    /// `config`: timeouts and retries that agents' own models share with the default one.
+    pub fn with_config(llm: Result<Llm, String>, config: tandem_core::llm::LlmConfig) -> Self {
+        if let Err(e) = &llm {
+            tracing::warn!(error = %e, "the default LLM is unavailable: only agents with a model of their own can answer");
+        }
+        Self { llm, config, own: Default::default() }
+    }
+
+    /// The deployment's default model.
     pub fn client(&self) -> Result<LlmClient, AgentFailure> {
         self.llm.as_ref().map(|l| l.client().clone()).map_err(|e| AgentFailure::Unavailable(e.clone()))
+    }
+
+    /// The model an agent's profile names, or the default.
+    pub fn client_for(&self, profile: &AgentProfile) -> Result<LlmClient, AgentFailure> {
+        let Some(own) = &profile.model else { return self.client() };
+        let mut clients = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(own) {
+            return Ok(c.clone());
+        }
+        let mut config = self.config.clone();
+        config.model = own.model.clone();
+        config.api_key = own.api_key.clone();
+        if let Some(ctx) = own.context_tokens.and_then(std::num::NonZeroU32::new) {
+            config.context_tokens = ctx;
+        }
+        let client = LlmClient::with_base_url(&config, &own.base_url)
+            .map_err(|e| AgentFailure::Agent(AgentError::InvalidProfile(format!("the agent's model: {e}"))))?;
+        clients.insert(own.clone(), client.clone());
+        Ok(client)
     }
 
     pub async fn shutdown(self) {
@@ -103,7 +131,8 @@ pub async fn build(
 ) -> Result<Agent, AgentFailure> {
     let profile = profile(store, ws, agent).await?;
     let retriever = KnowledgeRetriever { knowledge: knowledge.clone(), store: store.clone(), workspace: ws, agent };
-    Ok(Agent::new(profile, models.client()?, Arc::new(retriever)))
+    let llm = models.client_for(&profile)?;
+    Ok(Agent::new(profile, llm, Arc::new(retriever)))
 }
 
 /// Stores an answer with its decisions and returns its id.

@@ -79,11 +79,14 @@ impl Server {
         knowledge.reconcile(&store).await?;
         // The model: a failure to start it is kept and answered by every AI request (503), so
         // the rest of Tandem serves without it.
-        let models = Arc::new(Models::new(if config.llm.enabled {
-            tandem_llm::Llm::start(&config.llm).await.map_err(|e| e.to_string())
-        } else {
-            Err("the LLM is disabled by configuration (llm.enabled = false)".into())
-        }));
+        let models = Arc::new(Models::with_config(
+            if config.llm.enabled {
+                tandem_llm::Llm::start(&config.llm).await.map_err(|e| e.to_string())
+            } else {
+                Err("the LLM is disabled by configuration (llm.enabled = false)".into())
+            },
+            config.llm.clone(),
+        ));
         let messaging = Arc::new(crate::messaging::Messaging::new(&config.channels));
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();

@@ -36,7 +36,15 @@ use crate::{
 #[utoipa::path(get, path = "/agents/{id}/profile", tag = "agents", params(("id" = AgentId, Path)),
     responses((status = 200, body = AgentProfile), (status = 404, body = ErrorBody)))]
 pub async fn get_profile(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<AgentProfile>> {
-    Ok(Json(agents::profile(&app.store, actor.workspace_id, parse_id(&id, "agent")?).await?))
+    Ok(Json(masked(agents::profile(&app.store, actor.workspace_id, parse_id(&id, "agent")?).await?)))
+}
+
+/// The profile as answers show it: the model's API key masked.
+fn masked(mut profile: AgentProfile) -> AgentProfile {
+    if let Some(key) = profile.model.as_mut().and_then(|m| m.api_key.as_mut()) {
+        *key = tandem_agent::profile::MASKED_KEY.into();
+    }
+    profile
 }
 
 /// Admin only. Replaces the whole profile; unknown keys and bad values are refused.
@@ -50,11 +58,16 @@ pub async fn put_profile(
 ) -> ApiResult<Json<AgentProfile>> {
     auth.require(Role::Admin)?;
     let agent: AgentId = parse_id(&id, "agent")?;
-    let profile = profile.validated().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile", e.to_string()))?;
+    let mut profile = profile.validated().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile", e.to_string()))?;
+    // A masked key sent back unchanged keeps the stored one.
+    if let Some(m) = profile.model.as_mut().filter(|m| m.api_key.as_deref() == Some(tandem_agent::profile::MASKED_KEY)) {
+        let stored = agents::profile(&app.store, auth.0.workspace_id, agent).await?;
+        m.api_key = stored.model.and_then(|s| s.api_key);
+    }
     let value = serde_json::to_value(&profile).map_err(|e| ApiError::bad_request("invalid_profile", e.to_string()))?;
     app.store.set_agent_profile(auth.0.workspace_id, agent, &profile.name, &value).await?;
     app.store.audit(&auth.0, "update", "agent_profile", Some(id), None).await?;
-    Ok(Json(profile))
+    Ok(Json(masked(profile)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -295,7 +308,6 @@ pub async fn smart_replies(
             "the conversation has no customer message to reply to",
         ));
     };
-    let llm = app.models.client()?;
     let history: Vec<Turn> = messages[..last]
         .iter()
         .map(|m| Turn {
@@ -303,10 +315,19 @@ pub async fn smart_replies(
             text: m.body.clone(),
         })
         .collect();
+    // The channel's agent, if any, lends its tone and its model.
     let agent = app.store.channel_agent(ws, conversation.channel_id).await?;
-    let tone = match (req.tone, agent) {
+    let profile = match agent {
+        Some(a) => Some(agents::profile(&app.store, ws, a).await?),
+        None => None,
+    };
+    let llm = match &profile {
+        Some(p) => app.models.client_for(p)?,
+        None => app.models.client()?,
+    };
+    let tone = match (req.tone, &profile) {
         (Some(t), _) => t,
-        (None, Some(a)) => agents::profile(&app.store, ws, a).await?.tone,
+        (None, Some(p)) => p.tone,
         (None, None) => Tone::Professional,
     };
 

@@ -69,7 +69,7 @@ use crate::{error::ApiError, state::AppState};
 /// The script, compiled into the binary so that every replica serves the same one.
 const SCRIPT: &str = include_str!("../../assets/widget.js");
 /// The longest message a visitor may send, in characters.
-pub const MAX_TEXT_CHARS: usize = 4_000;
+const MAX_TEXT_CHARS: usize = 4_000;
 /// The largest frame read: a 4,000-character message fits with room for JSON escapes; anything
 /// larger is not a widget's and ends the socket.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -112,7 +112,7 @@ async fn widget_channel(app: &AppState, id: &str) -> Result<(WorkspaceId, Channe
     }
 }
 
-/// The script's validator: it changes exactly when the script does.
+/// The script's validator: it changes with the script.
 fn script_etag() -> &'static str {
     static ETAG: OnceLock<String> = OnceLock::new();
     ETAG.get_or_init(|| {
@@ -156,7 +156,7 @@ pub async fn socket(
     let (ws, channel, settings) = widget_channel(&app, &id).await?;
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !settings.allows_origin(origin) {
-        tracing::info!(channel = %channel, origin = origin.unwrap_or("(none)"), "widget socket refused: origin not allowed");
+        tracing::debug!(channel = %channel, origin = origin.unwrap_or("(none)"), "widget socket refused: origin not allowed");
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "origin_not_allowed",

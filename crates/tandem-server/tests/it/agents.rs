@@ -455,3 +455,50 @@ async fn a_whatsapp_customer_gets_the_agents_answer_through_the_graph_api() {
     }
     assert_eq!(graph.received_requests().await.unwrap().len(), 1, "one answer, sent once");
 }
+
+/// An agent may name its own OpenAI-compatible model: it answers through it (with its key) even
+/// when the deployment has no default model, and the key never comes back in answers.
+#[tokio::test]
+async fn an_agent_answers_through_its_own_model() {
+    let llm = provider().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Lumen").await;
+    let (_, own) = json(app.send(Method::POST, "/api/v1/agents", &t.admin_key, json!({"name": "Own model"})).await).await;
+    let own = own["id"].as_str().unwrap().to_string();
+    let mut profile = lumen_profile();
+    profile["model"] = json!({"base_url": format!("{}/v1", llm.uri()), "model": "gpt-own", "api_key": "sk-agent-secret"});
+    let (status, saved) = json(app.send(Method::PUT, &format!("/api/v1/agents/{own}/profile"), &t.admin_key, profile).await).await;
+    assert_eq!((status, saved["model"]["api_key"].as_str()), (200, Some("********")), "{saved}");
+    // Saving the profile back as it was shown keeps the key.
+    let (status, _) = json(app.send(Method::PUT, &format!("/api/v1/agents/{own}/profile"), &t.admin_key, saved.clone()).await).await;
+    assert_eq!(status, 200);
+    let (_, shown) = json(app.get(&format!("/api/v1/agents/{own}/profile"), &t.staff_key).await).await;
+    assert_eq!(shown["model"], json!({"base_url": format!("{}/v1", llm.uri()), "model": "gpt-own", "api_key": "********"}));
+
+    let (status, answer) = json(
+        app.send(Method::POST, &format!("/api/v1/agents/{own}/sandbox"), &t.admin_key, json!({"message": "When does my order ship?"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let requests = llm.received_requests().await.unwrap();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["model"], "gpt-own");
+        assert_eq!(r.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer sk-agent-secret");
+    }
+
+    // An agent without a model of its own has none here: the deployment's default is off.
+    let (_, plain) = json(app.send(Method::POST, "/api/v1/agents", &t.admin_key, json!({"name": "Default model"})).await).await;
+    let plain = plain["id"].as_str().unwrap();
+    let refused =
+        json(app.send(Method::POST, &format!("/api/v1/agents/{plain}/sandbox"), &t.admin_key, json!({"message": "Hello"})).await).await;
+    assert_error(&refused, 503, "llm_unavailable");
+    let bad = json!({"name": "Bad", "model": {"base_url": "ftp://x", "model": "m"}});
+    assert_error(
+        &json(app.send(Method::PUT, &format!("/api/v1/agents/{plain}/profile"), &t.admin_key, bad).await).await,
+        422,
+        "invalid_profile",
+    );
+}
