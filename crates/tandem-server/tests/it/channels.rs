@@ -591,3 +591,66 @@ async fn every_provider_is_verified_and_deduplicated_over_http() {
         assert!(!msgs[0]["body"].as_str().unwrap().is_empty(), "{provider}: {msgs:?}");
     }
 }
+
+/// Messenger: past 24 hours a person may still answer for 7 days, tagged HUMAN_AGENT; after
+/// that the window is closed for everyone.
+#[tokio::test]
+async fn messenger_replies_after_24_hours_carry_the_human_agent_tag_until_7_days() {
+    let graph = MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_graph(c, &graph)).await;
+    let t = app.tenant("Lumen").await;
+    let config = json!({"page_id": "107517405442937", "page_access_token": "EAAP-page", "app_secret": APP_SECRET, "verify_token": "v"});
+    let (_, ch) = json(
+        app.send(Method::POST, "/api/v1/channels", &t.admin_key, json!({"kind": "messenger", "name": "Page", "config": config})).await,
+    )
+    .await;
+    let channel = ch["id"].as_str().unwrap().to_string();
+    let written = |psid: &str, mid: &str, hours_ago: i64| {
+        let ts = (now_secs() - hours_ago * 3600) * 1000;
+        json!({"object": "page", "entry": [{"id": "107517405442937", "time": ts, "messaging": [{
+            "sender": {"id": psid}, "recipient": {"id": "107517405442937"}, "timestamp": ts, "message": {"mid": mid, "text": "Any news?"}}]}]})
+    };
+    let post = |payload: Value| {
+        let body = serde_json::to_vec(&payload).unwrap();
+        let signature = sign(&body);
+        app.request(Method::POST, &format!("/webhooks/messenger/{channel}"), None)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(written("6945214398845663", "m_recent_30h", 30)).await.unwrap().status(), 200);
+    assert_eq!(post(written("7001", "m_old_8d", 8 * 24)).await.unwrap().status(), 200);
+    let convos: Vec<String> = eventually(10, || async {
+        let (_, list) = json(app.get("/api/v1/conversations", &t.admin_key).await).await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 2).then(|| items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect())
+    })
+    .await;
+    let mut by_state = std::collections::HashMap::new();
+    for c in &convos {
+        let (_, w) = json(app.get(&format!("/api/v1/conversations/{c}/window"), &t.admin_key).await).await;
+        by_state.insert(w["window"]["state"].as_str().unwrap().to_string(), c.clone());
+    }
+    let (tagged, closed) = (by_state["human_agent_only"].clone(), by_state["closed"].clone());
+
+    Mock::given(method("POST"))
+        .and(path("/107517405442937/messages"))
+        .and(header("authorization", "Bearer EAAP-page"))
+        .and(body_json(json!({"recipient": {"id": "6945214398845663"}, "message": {"text": "Sorry for the wait: it ships today."},
+            "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"recipient_id": "6945214398845663", "message_id": "m_OUT"})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let say = |c: &str, body: &str| {
+        let path = format!("/api/v1/conversations/{c}/messages");
+        let body = json!({"body": body});
+        let (app, key) = (&app, t.staff_key.clone());
+        async move { app.send(Method::POST, &path, &key, body).await }
+    };
+    assert_eq!(say(&tagged, "Sorry for the wait: it ships today.").await.status(), 201);
+    message_with_status(&app, &t.admin_key, &tagged, "Sorry for the wait: it ships today.", "sent").await;
+    assert_error(&json(say(&closed, "Hello again").await).await, 422, "window_closed");
+    graph.verify().await;
+}
