@@ -283,7 +283,7 @@ async fn a_handed_off_conversation_stays_silent_until_given_back() {
 
 /// An OpenAI-compatible provider that answers every request with `text` (and a valid JSON body
 /// for structured requests).
-async fn provider() -> MockServer {
+pub async fn provider() -> MockServer {
     let server = MockServer::start().await;
     let completion = |content: &str| {
         json!({"id": "x", "object": "chat.completion", "created": 0, "model": "m",

@@ -533,3 +533,35 @@ async fn the_widget_script_chats_from_a_web_page_in_headless_chromium_and_keeps_
         std::panic::resume_unwind(panic);
     }
 }
+
+/// When the widget channel has an agent, the agent answers the visitor on the same socket (the
+/// model is an OpenAI-compatible fake here; the real model's turn is tested in `agents`).
+#[tokio::test]
+async fn the_channels_agent_answers_a_widget_visitor_on_the_socket() {
+    let llm = crate::agents::provider().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.llm.enabled = true;
+        c.llm.base_url = Some(format!("{}/v1", llm.uri()));
+    })
+    .await;
+    let t = app.tenant("Lumen").await;
+    let channel = widget_channel(&app, &t, json!({"allowed_origins": [SHOP]})).await;
+    let (_, agent) = json(app.send(Method::POST, "/api/v1/agents", &t.admin_key, json!({"name": "Lumen assistant"})).await).await;
+    let set = app.send(Method::PUT, &format!("/api/v1/channels/{channel}/agent"), &t.admin_key, json!({"agent_id": agent["id"]})).await;
+    assert_eq!(set.status(), 204);
+    let (mut socket, _) = greet(&app, &channel, None).await;
+    send(&mut socket, json!({"type": "message", "client_id": uuid::Uuid::new_v4(), "text": "When does my order ship?"})).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let frame = next(&mut socket).await;
+        if frame["type"] == "message" && frame["direction"] == "outbound" {
+            assert!(!frame["body"].as_str().unwrap().is_empty(), "{frame}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no answer from the agent");
+    }
+    let convo = the_conversation(&app, &t.admin_key).await;
+    let msgs = messages(&app, &t.admin_key, convo["id"].as_str().unwrap()).await;
+    let reply = msgs.iter().find(|m| m["direction"] == "outbound").unwrap();
+    assert_eq!(reply["author"], "agent", "{reply}");
+}
