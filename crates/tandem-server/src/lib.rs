@@ -6,6 +6,7 @@ pub mod agents;
 mod auth;
 mod error;
 mod extract;
+mod inbound_writer;
 pub mod ingest;
 pub mod knowledge;
 pub mod messaging;

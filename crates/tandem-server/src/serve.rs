@@ -101,7 +101,14 @@ impl Server {
                 tasks.push(tokio::spawn(crate::worker::run(worker.clone(), config.workers.clone(), stopped.clone())));
             }
         }
-        let app = router(AppState { store: store.clone(), config: Arc::new(config), knowledge, models: models.clone(), messaging });
+        let app = router(AppState {
+            store: store.clone(),
+            config: Arc::new(config),
+            knowledge,
+            models: models.clone(),
+            messaging,
+            inbound: crate::inbound_writer::InboundWriter::start(store.clone()),
+        });
         let mut on_stop = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let graceful = async move {

@@ -12,4 +12,6 @@ pub struct AppState {
     pub knowledge: Arc<Knowledge>,
     pub models: Arc<Models>,
     pub messaging: Arc<Messaging>,
+    /// Webhook events are committed in groups (see `inbound_writer`).
+    pub inbound: crate::inbound_writer::InboundWriter,
 }

@@ -28,7 +28,16 @@ pub const MEDIA_JOB: &str = "channel.media";
 /// Job kind that sends one outbound message; payload `{message_id}`.
 pub const SEND_JOB: &str = "channel.send";
 
+/// One webhook's events for [`Store::store_inbound_batch`].
+#[derive(Debug, Clone)]
+pub struct InboundBatch {
+    pub workspace_id: WorkspaceId,
+    pub channel_id: ChannelId,
+    pub events: Vec<NewInboundEvent>,
+}
+
 /// An event as the webhook handler hands it over: its dedup key, kind and JSON.
+#[derive(Debug, Clone)]
 pub struct NewInboundEvent {
     pub provider_event_id: String,
     pub kind: String,
@@ -144,23 +153,36 @@ impl Store {
     /// Stores a webhook's events, each with the job that processes it, in one transaction.
     /// Events already stored (a redelivery) are skipped. Returns how many were new.
     pub async fn store_inbound_events(&self, ws: WorkspaceId, channel: ChannelId, events: &[NewInboundEvent]) -> Result<usize> {
+        let batch = [InboundBatch { workspace_id: ws, channel_id: channel, events: events.to_vec() }];
+        Ok(self.store_inbound_batch(&batch).await?.first().copied().unwrap_or(0))
+    }
+
+    /// Stores several webhooks' events in one transaction (one commit for many concurrent
+    /// webhooks: what lets SQLite acknowledge thousands a second). Returns, per webhook, how
+    /// many of its events were new.
+    pub async fn store_inbound_batch(&self, batch: &[InboundBatch]) -> Result<Vec<usize>> {
         let now = Timestamp::now().millis();
         let mut tx = self.pool.begin().await?;
-        let mut new = 0;
-        for e in events {
-            let id = uuid::Uuid::now_v7().to_string();
-            let mut sql =
-                self.sql("INSERT INTO inbound_events (id, workspace_id, channel_id, provider_event_id, kind, event, received_at) VALUES (");
-            sql.bind(id.clone()).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
-            sql.bind(e.provider_event_id.clone()).push(", ").bind(e.kind.clone()).push(", ").bind(e.event.to_string());
-            sql.push(", ").bind(now).push(") ON CONFLICT DO NOTHING");
-            if run!(sql, execute(&mut *tx))?.rows_affected() == 1 {
-                self.insert_job(&mut *tx, ws, INBOUND_JOB, &serde_json::json!({ "event_id": id }), 5).await?;
-                new += 1;
+        let mut counts = Vec::with_capacity(batch.len());
+        for item in batch {
+            let (ws, channel) = (item.workspace_id, item.channel_id);
+            let mut new = 0;
+            for e in &item.events {
+                let id = uuid::Uuid::now_v7().to_string();
+                let mut sql = self
+                    .sql("INSERT INTO inbound_events (id, workspace_id, channel_id, provider_event_id, kind, event, received_at) VALUES (");
+                sql.bind(id.clone()).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
+                sql.bind(e.provider_event_id.clone()).push(", ").bind(e.kind.clone()).push(", ").bind(e.event.to_string());
+                sql.push(", ").bind(now).push(") ON CONFLICT DO NOTHING");
+                if run!(sql, execute(&mut *tx))?.rows_affected() == 1 {
+                    self.insert_job(&mut *tx, ws, INBOUND_JOB, &serde_json::json!({ "event_id": id }), 5).await?;
+                    new += 1;
+                }
             }
+            counts.push(new);
         }
         tx.commit().await?;
-        Ok(new)
+        Ok(counts)
     }
 
     pub async fn inbound_event(&self, ws: WorkspaceId, id: &str) -> Result<StoredInboundEvent> {

@@ -11,7 +11,7 @@ use axum::{
 use tandem_channels::{ChannelError, ChannelSettings, WebhookRequest};
 use tandem_core::{ChannelId, ChannelKind};
 use tandem_store::{
-    messaging::{NewInboundEvent, WebhookChannel},
+    messaging::{InboundBatch, NewInboundEvent, WebhookChannel},
     StoreError,
 };
 
@@ -144,9 +144,17 @@ pub async fn receive(
             }
         })
         .collect();
-    let stored = app.store.store_inbound_events(found.workspace_id, found.channel_id, &new).await?;
+    let item = InboundBatch { workspace_id: found.workspace_id, channel_id: found.channel_id, events: new };
+    let count = item.events.len();
+    let stored = app.inbound.store(item).await.map_err(|why| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("the webhook could not be stored, send it again: {why}"),
+        )
+    })?;
     ::metrics::counter!("tandem_webhook_events_total", "provider" => provider.clone()).increment(stored as u64);
-    tracing::debug!(provider, channel = id, events = new.len(), new = stored, "webhook stored");
+    tracing::debug!(provider, channel = id, events = count, new = stored, "webhook stored");
     let ack = settings.ack();
     Ok(([(header::CONTENT_TYPE, ack.content_type)], ack.body).into_response())
 }
