@@ -537,7 +537,8 @@ impl Agent {
         messages.push(user);
 
         let started = Instant::now();
-        let response = self.llm.complete(ChatRequest::new(messages).max_tokens(max_tokens).temperature(0.1)).await?;
+        // Greedy decoding: the same question on the same knowledge gets the same answer.
+        let response = self.llm.complete(ChatRequest::new(messages).max_tokens(max_tokens).temperature(0.0)).await?;
         run.llm_time += started.elapsed();
         run.outcome.timings.answer_ms = ms(started.elapsed());
         run.outcome.usage.add(response.prompt_tokens, response.completion_tokens);

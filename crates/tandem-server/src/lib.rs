@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod extract;
 mod inbound_writer;
+pub mod inbox_jobs;
 pub mod ingest;
 pub mod knowledge;
 pub mod messaging;

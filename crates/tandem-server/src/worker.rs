@@ -107,6 +107,7 @@ async fn run_job(worker: &Worker, job: &Job, lease_ms: i64) {
         INBOUND_JOB => inbound(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
         SEND_JOB => send(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
         MEDIA_JOB => media(worker, job).await.map_err(|e| (e.to_string(), e.retryable())),
+        tandem_store::inbox::SWEEP_JOB => crate::inbox_jobs::sweep(store, job).await.map_err(|e| (e.to_string(), true)),
         other => Err((format!("no worker handles `{other}` jobs"), false)),
     };
     let recorded = match outcome {

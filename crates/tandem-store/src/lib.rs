@@ -17,6 +17,7 @@ mod db;
 mod error;
 pub mod export;
 pub mod import;
+pub mod inbox;
 pub mod jobs;
 pub mod knowledge;
 pub mod labels;
@@ -31,6 +32,7 @@ mod sql;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tickets;
 pub mod users;
 pub mod views;
 pub mod widget;

@@ -8,12 +8,14 @@ mod contacts;
 mod conversations;
 mod health;
 mod imports;
+mod inbox;
 mod knowledge;
 mod labels;
 mod lists;
 mod objects;
 mod properties;
 mod session;
+mod tickets;
 mod views;
 pub mod webhooks;
 pub mod widget;
@@ -91,6 +93,17 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_runtime::list_credit_entries))
         .routes(routes!(agent_runtime::top_up))
         .routes(routes!(agent_runtime::set_plan))
+        .routes(routes!(tickets::list_tickets, tickets::create_ticket))
+        .routes(routes!(tickets::get_ticket, tickets::update_ticket, tickets::delete_ticket))
+        .routes(routes!(tickets::list_notes, tickets::add_note))
+        .routes(routes!(tickets::list_events))
+        .routes(routes!(tickets::list_types))
+        .routes(routes!(tickets::put_type, tickets::delete_type))
+        .routes(routes!(inbox::get_settings, inbox::put_settings))
+        .routes(routes!(inbox::list_inbox))
+        .routes(routes!(inbox::assign))
+        .routes(routes!(inbox::sweep))
+        .routes(routes!(inbox::metrics))
 }
 
 /// `limit` and `offset` query parameters.

@@ -6,8 +6,10 @@ mod channels;
 mod contacts;
 mod errors;
 mod imports;
+mod inbox;
 mod knowledge;
 mod tenancy;
+mod tickets;
 mod widget;
 
 use reqwest::{Client, Method, RequestBuilder, Response};

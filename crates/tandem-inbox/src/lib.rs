@@ -1,0 +1,18 @@
+//! The shared inbox's rules, without I/O: working hours and the arithmetic of working time
+//! ([`working_hours`]), SLA targets, due times, breaches and escalations ([`sla`]), tickets'
+//! statuses, types, custom fields and access rules ([`ticket`]), routing and assignment
+//! strategies ([`assignment`]), and the response-time metrics ([`metrics`]).
+//!
+//! The store keeps instants and the server checks roles; what those instants and roles mean is
+//! decided here, where it can be tested without a database.
+
+pub mod assignment;
+pub mod metrics;
+pub mod sla;
+pub mod ticket;
+pub mod working_hours;
+
+pub use assignment::{Candidate, Condition, Facts, Routing, RoutingRule, Strategy, TeamStrategy};
+pub use sla::{evaluate, Breach, EscalationAction, EscalationRule, Priority, SlaClock, SlaPolicy, SlaStatus, Target, TargetMinutes};
+pub use ticket::{check_fields, Denied, TicketFacts, TicketId, TicketStatus, TicketTypeKey, Viewer, Visibility, BUILTIN_TYPES};
+pub use working_hours::{Day, WorkingHours, WorkingHoursSpec};
