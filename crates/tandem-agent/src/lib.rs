@@ -7,6 +7,7 @@
 pub mod assist;
 pub mod checks;
 mod error;
+pub mod focus;
 pub mod language;
 pub mod pipeline;
 pub mod profile;

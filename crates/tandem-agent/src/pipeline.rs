@@ -518,6 +518,15 @@ impl Agent {
         let user = ChatMessage::user(run.message);
         let recent = &history[history.len().saturating_sub(HISTORY_TURNS)..];
         let history_newest_first: Vec<ChatMessage> = recent.iter().rev().map(to_message).collect();
+        // The paragraph that plainly answers the question, when one stands out, is read first.
+        let mut shown = passages.clone();
+        if let Some(focus) = crate::focus::best_paragraph(&query, &passages) {
+            let from = &passages[focus.passage];
+            let location = Some(from.location.as_deref().map_or("best match".to_string(), |l| format!("{l}, best match")));
+            run.decide("focus", "best_match", format!("a paragraph of {} matches the question", from.source));
+            shown.insert(0, Passage { source: from.source.clone(), location, text: focus.text, score: from.score });
+        }
+        let passages = shown;
         let chunk_texts: Vec<String> =
             passages.iter().map(|c| format!("[0] {} ({})\n{}", c.source, c.location.as_deref().unwrap_or(""), c.text)).collect();
         let max_tokens = p.length.max_tokens();

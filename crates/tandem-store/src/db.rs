@@ -19,6 +19,10 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// Where writes go. On SQLite, one connection: writers queue here, in order, instead of in
+    /// SQLite's busy handler, which sleeps 1, 2, 5, 10, 15... ms between tries and so makes the
+    /// unlucky writer wait far longer than the lock is held. On PostgreSQL, the same pool.
+    pub(crate) writer: AnyPool,
     backend: Backend,
 }
 
@@ -43,29 +47,35 @@ impl Store {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?.log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; busy_timeout waits for a write lock instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
-                    }
-                    Ok(())
+        let pool_of = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL lets readers run beside the writer; busy_timeout covers another process writing.
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await?;
-        let store = Self { pool, backend };
+                .connect_with(options.clone())
+        };
+        let pool = pool_of(max_connections.max(1)).await?;
+        let writer = match backend {
+            Backend::Sqlite => pool_of(1).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        let store = Self { pool, writer, backend };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
         }
         Ok(())
     }
@@ -76,11 +86,12 @@ impl Store {
 
     /// Answers when the database accepts a query (used by `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.writer).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -93,7 +104,7 @@ impl Store {
             Backend::Postgres => &["ANALYZE contacts", "ANALYZE contact_values", "ANALYZE contact_labels"],
             Backend::Sqlite => &["PRAGMA analysis_limit = 1000", "ANALYZE contacts", "ANALYZE contact_values", "ANALYZE contact_labels"],
         };
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         for statement in statements {
             sqlx::query(statement).execute(&mut *conn).await?;
         }
@@ -112,7 +123,7 @@ impl Store {
         let mut sql = self.sql(&format!("DELETE FROM {table} WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         let (text, args) = sql.into_parts()?;
-        if sqlx::query_with(&text, args).execute(&self.pool).await?.rows_affected() == 0 {
+        if sqlx::query_with(&text, args).execute(&self.writer).await?.rows_affected() == 0 {
             return Err(crate::StoreError::NotFound(what));
         }
         Ok(())

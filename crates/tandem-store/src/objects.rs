@@ -64,7 +64,7 @@ impl Store {
             .push(", ")
             .bind(t.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.pool)).map_err(StoreError::on_conflict("key_taken", format!("object type `{key}` already exists")))?;
+        run!(sql, execute(&self.writer)).map_err(StoreError::on_conflict("key_taken", format!("object type `{key}` already exists")))?;
         Ok(t)
     }
 
@@ -99,7 +99,7 @@ impl Store {
         }
         let id = RecordId::new();
         let now = Timestamp::now().millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut sql = self.sql("INSERT INTO object_records (id, workspace_id, type_id, data, created_at, updated_at) VALUES (");
         sql.bind(id.to_string())
             .push(", ")
@@ -208,7 +208,7 @@ impl Store {
             .bind(ws.to_string())
             .push(" AND id = ")
             .bind(id.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
+        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("record"));
         }
         self.get_record(ws, id).await
@@ -230,14 +230,14 @@ impl Store {
             .push(", ")
             .bind(Timestamp::now().millis())
             .push(") ON CONFLICT DO NOTHING");
-        run!(sql, execute(&self.pool))?;
+        run!(sql, execute(&self.writer))?;
         self.get_record(ws, id).await
     }
 
     pub async fn dissociate_record(&self, ws: WorkspaceId, id: RecordId, contact: ContactId) -> Result<ObjectRecord> {
         let mut sql = self.sql("DELETE FROM object_associations WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND record_id = ").bind(id.to_string()).push(" AND contact_id = ").bind(contact.to_string());
-        if run!(sql, execute(&self.pool))?.rows_affected() == 0 {
+        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("association"));
         }
         self.get_record(ws, id).await
