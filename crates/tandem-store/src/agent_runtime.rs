@@ -110,7 +110,7 @@ impl Store {
         let mut sql = self.sql("UPDATE agents SET profile = ");
         sql.bind(profile.to_string()).push(", name = ").bind(name.to_string()).push(", updated_at = ").bind(Timestamp::now().millis());
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(agent.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("agent"));
         }
         Ok(())
@@ -139,7 +139,7 @@ impl Store {
             .bind(ws.to_string())
             .push(" AND id = ")
             .bind(channel.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("channel"));
         }
         Ok(())
@@ -161,7 +161,8 @@ impl Store {
         let NewAnswer { conversation, question, reply, outcome, decisions } = answer;
         let id = uuid::Uuid::now_v7().to_string();
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self
             .sql("INSERT INTO agent_answers (id, workspace_id, agent_id, conversation_id, question, reply, outcome, created_at) VALUES (");
         sql.bind(id.clone()).push(", ").bind(ws.to_string()).push(", ").bind(agent.to_string()).push(", ");
@@ -208,7 +209,7 @@ impl Store {
             .bind(agent.to_string())
             .push(" AND id = ")
             .bind(id.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("answer"));
         }
         self.get_answer(ws, agent, id).await
@@ -262,7 +263,8 @@ impl Store {
             AgentStatus::HandedOff => "handed_off",
         };
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut delete = self.sql("DELETE FROM conversation_agents WHERE workspace_id = ");
         delete.bind(ws.to_string()).push(" AND conversation_id = ").bind(conversation.to_string());
         run!(delete, execute(&mut *tx))?;
@@ -291,7 +293,7 @@ impl Store {
         sql.bind(uuid::Uuid::now_v7().to_string()).push(", ").bind(ws.to_string()).push(", ").bind(agent.to_string()).push(", ");
         sql.bind(conversation.map(|c| c.to_string())).push(", ").bind(d.step.to_string()).push(", ").bind(d.outcome.to_string());
         sql.push(", ").bind(d.reason.to_string()).push(", ").bind(Timestamp::now().millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 

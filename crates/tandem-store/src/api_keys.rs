@@ -75,7 +75,7 @@ impl Store {
             .bind(key.prefix.clone())
             .push(", ");
         sql.bind(secret.digest).push(", ").bind(role.as_str()).push(", ").bind(key.created_at.millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok((key, secret.plain))
     }
 
@@ -93,7 +93,7 @@ impl Store {
             .push(" AND id = ")
             .bind(id.to_string())
             .push(" AND revoked_at IS NULL");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         let mut sql = self.sql(&format!("SELECT {COLUMNS} FROM api_keys WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, as Row, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("api key"))?.try_into()
@@ -117,7 +117,7 @@ impl Store {
         if last_used_at.is_none_or(|t| now - t > 60_000) {
             let mut sql = self.sql("UPDATE api_keys SET last_used_at = ");
             sql.bind(now).push(" WHERE id = ").bind(id.clone());
-            run!(sql, execute(&self.writer))?;
+            run!(sql, execute(&*self.writes().await?))?;
         }
         Ok(Some(Actor {
             workspace_id: ws.parse().map_err(corrupt("workspace id"))?,

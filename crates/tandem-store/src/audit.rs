@@ -39,7 +39,7 @@ impl Store {
             .push(", ")
             .bind(Timestamp::now().millis())
             .push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 

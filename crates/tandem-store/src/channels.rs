@@ -47,7 +47,7 @@ impl Store {
             .bind(ch.name.clone())
             .push(", ");
         sql.bind(Value::Object(ch.config.clone()).to_string()).push(", ").bind(ch.created_at.millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(ch)
     }
 

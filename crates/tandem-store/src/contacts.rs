@@ -315,7 +315,8 @@ impl Store {
         }
         let id = ContactId::new();
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self.sql(&format!("INSERT INTO contacts ({INSERT_COLUMNS}) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ");
         bind_draft(&mut sql, &draft);
@@ -331,7 +332,8 @@ impl Store {
         if let Some(owner) = draft.owner_id {
             self.get_user(ws, owner).await?;
         }
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         write_existing(self, &mut tx, ws, id, &draft).await?;
         tx.commit().await?;
         self.get_contact(ws, id).await
@@ -408,7 +410,7 @@ impl Store {
     pub async fn touch_contact_contacted(&self, ws: WorkspaceId, id: ContactId, at: Timestamp) -> Result<()> {
         let mut sql = self.sql("UPDATE contacts SET last_contacted_at = ");
         sql.bind(at.millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 }

@@ -152,7 +152,7 @@ impl Store {
             .push(", ")
             .bind(ConversationStatus::Open.as_str());
         sql.push(", NULL, NULL, NULL, ").bind(now).push(", ").bind(now).push(", ").bind(ws.to_string()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_conversation(ws, id).await
     }
 
@@ -211,7 +211,7 @@ impl Store {
             .bind(ws.to_string())
             .push(" AND id = ")
             .bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_conversation(ws, id).await
     }
 
@@ -224,7 +224,8 @@ impl Store {
         let conv = self.get_conversation(ws, conversation).await?;
         let id = MessageId::new();
         let now = Timestamp::now();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self.sql(&format!("INSERT INTO messages ({MESSAGE_COLUMNS}, workspace_id) VALUES ("));
         sql.bind(id.to_string()).push(", ").bind(conversation.to_string()).push(", ").bind(conv.channel_id.to_string()).push(", ");
         sql.bind(new.direction.as_str())

@@ -277,7 +277,8 @@ impl Store {
                 return row.try_into();
             }
         }
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let row = match self.lock_account(&mut tx, ws, now).await? {
             Some(mut row) => {
                 self.roll_over(&mut tx, &mut row, now).await?;
@@ -295,7 +296,8 @@ impl Store {
     pub async fn set_credit_plan(&self, ws: WorkspaceId, plan: CreditPlan) -> Result<CreditAccount> {
         let plan = plan.check()?;
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let row = match self.update_plan(&mut tx, ws, plan, now).await? {
             Some(row) => row,
             None => {
@@ -326,7 +328,8 @@ impl Store {
         let reason = check_reason(reason)?;
         check_text("idempotency_key", "invalid_idempotency_key", idempotency_key)?;
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut account = self.lock_account(&mut tx, ws, now).await?.ok_or(StoreError::NotFound("credit account"))?;
         if let Some(key) = idempotency_key {
             if let Some(entry) = self.entry_by_key(&mut tx, ws, key).await? {
@@ -367,7 +370,8 @@ impl Store {
         check_text("idempotency_key", "invalid_idempotency_key", Some(idempotency_key))?;
         check_text("conversation_id", "invalid_conversation_id", conversation)?;
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut account = self.lock_account(&mut tx, ws, now).await?.ok_or(StoreError::NotFound("credit account"))?;
         if let Some(entry) = self.entry_by_key(&mut tx, ws, idempotency_key).await? {
             tx.rollback().await?;
@@ -420,7 +424,8 @@ impl Store {
         let reason = check_reason(reason)?;
         check_text("idempotency_key", "invalid_idempotency_key", idempotency_key)?;
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut account = self.lock_account(&mut tx, ws, now).await?.ok_or(StoreError::NotFound("credit account"))?;
         if let Some(key) = idempotency_key {
             if let Some(entry) = self.entry_by_key(&mut tx, ws, key).await? {
@@ -484,7 +489,7 @@ impl Store {
     pub async fn backdate_credit_cycle(&self, ws: WorkspaceId, ms: i64) -> Result<()> {
         let mut sql = self.sql("UPDATE credit_accounts SET cycle_start = cycle_start - ");
         sql.bind(ms).push(" WHERE workspace_id = ").bind(ws.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 

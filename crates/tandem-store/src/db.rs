@@ -4,6 +4,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::{str::FromStr, time::Duration};
 
+use crate::write_lane::{Turn, Urgency, WriteLane};
 use crate::Result;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -19,10 +20,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
-    /// Where writes go. On SQLite, one connection: writers queue here, in order, instead of in
-    /// SQLite's busy handler, which sleeps 1, 2, 5, 10, 15... ms between tries and so makes the
-    /// unlucky writer wait far longer than the lock is held. On PostgreSQL, the same pool.
-    pub(crate) writer: AnyPool,
+    /// Where writes go: on SQLite one connection behind a [`WriteLane`], on PostgreSQL the pool.
+    lane: WriteLane,
     backend: Backend,
 }
 
@@ -63,21 +62,31 @@ impl Store {
                 .connect_with(options.clone())
         };
         let pool = pool_of(max_connections.max(1)).await?;
-        let writer = match backend {
-            Backend::Sqlite => pool_of(1).await?,
-            Backend::Postgres => pool.clone(),
+        let lane = match backend {
+            Backend::Sqlite => WriteLane::serialised(pool_of(1).await?),
+            Backend::Postgres => WriteLane::concurrent(pool.clone()),
         };
-        let store = Self { pool, writer, backend };
+        let store = Self { pool, lane, backend };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(self.lane.pool()).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(self.lane.pool()).await?,
         }
         Ok(())
+    }
+
+    /// This writer's turn at the database (see [`WriteLane`]); every write of the store takes one.
+    pub(crate) async fn writes(&self) -> Result<Turn> {
+        Ok(self.lane.turn(Urgency::Normal).await?)
+    }
+
+    /// A turn ahead of the writers already waiting: for what a caller is waiting on (webhooks).
+    pub(crate) async fn urgent_writes(&self) -> Result<Turn> {
+        Ok(self.lane.turn(Urgency::Urgent).await?)
     }
 
     pub fn backend(&self) -> Backend {
@@ -86,12 +95,12 @@ impl Store {
 
     /// Answers when the database accepts a query (used by `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.writer).await?;
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.writer.close().await;
+        self.lane.pool().close().await;
         self.pool.close().await;
     }
 
@@ -104,7 +113,8 @@ impl Store {
             Backend::Postgres => &["ANALYZE contacts", "ANALYZE contact_values", "ANALYZE contact_labels"],
             Backend::Sqlite => &["PRAGMA analysis_limit = 1000", "ANALYZE contacts", "ANALYZE contact_values", "ANALYZE contact_labels"],
         };
-        let mut conn = self.writer.acquire().await?;
+        let turn = self.writes().await?;
+        let mut conn = turn.acquire().await?;
         for statement in statements {
             sqlx::query(statement).execute(&mut *conn).await?;
         }
@@ -123,7 +133,7 @@ impl Store {
         let mut sql = self.sql(&format!("DELETE FROM {table} WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         let (text, args) = sql.into_parts()?;
-        if sqlx::query_with(&text, args).execute(&self.writer).await?.rows_affected() == 0 {
+        if sqlx::query_with(&text, args).execute(&*self.writes().await?).await?.rows_affected() == 0 {
             return Err(crate::StoreError::NotFound(what));
         }
         Ok(())

@@ -178,7 +178,7 @@ impl Store {
             ") ON CONFLICT (workspace_id) DO UPDATE SET working_hours = excluded.working_hours, sla_policy = excluded.sla_policy, \
              routing = excluded.routing, updated_at = excluded.updated_at",
         );
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.schedule_inbox_sweep(ws, SWEEP_INTERVAL_MS).await?;
         self.inbox_settings(ws).await
     }
@@ -201,7 +201,7 @@ impl Store {
             .bind(SWEEP_JOB)
             .push(", '{}', 'queued', 3, ");
         sql.bind(now + delay_ms.max(0)).push(", ").bind(now).push(", ").bind(now).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(true)
     }
 
@@ -209,7 +209,7 @@ impl Store {
     pub async fn prune_inbox_sweeps(&self, ws: WorkspaceId) -> Result<u64> {
         let mut sql = self.sql("DELETE FROM jobs WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND kind = ").bind(SWEEP_JOB).push(" AND status = 'succeeded'");
-        Ok(run!(sql, execute(&self.writer))?.rows_affected())
+        Ok(run!(sql, execute(&*self.writes().await?))?.rows_affected())
     }
 
     /// The teams a user belongs to.
@@ -278,7 +278,7 @@ impl Store {
         if let Some(u) = user {
             let mut sql = self.sql("UPDATE teams SET last_assigned_user_id = ");
             sql.bind(u.to_string()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(team.to_string());
-            run!(sql, execute(&self.writer))?;
+            run!(sql, execute(&*self.writes().await?))?;
         }
         Ok(Assignment { conversation, team_id: Some(team), strategy, assignee_user_id: user, routed_by: routed_by.into(), deferred })
     }
@@ -286,7 +286,7 @@ impl Store {
     async fn mark_routed(&self, ws: WorkspaceId, id: ConversationId) -> Result<()> {
         let mut sql = self.sql("UPDATE conversations SET routed_at = ");
         sql.bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 

@@ -110,7 +110,7 @@ pub fn retry_delay_ms(attempt: i64) -> i64 {
 
 impl Store {
     pub async fn enqueue_job(&self, ws: WorkspaceId, kind: &str, payload: &Value, max_attempts: i64) -> Result<Job> {
-        let id = self.insert_job(&self.writer, ws, kind, payload, max_attempts).await?;
+        let id = self.insert_job(&*self.writes().await?, ws, kind, payload, max_attempts).await?;
         self.get_job(ws, id).await
     }
 
@@ -150,7 +150,7 @@ impl Store {
             sql.push(" WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= ").bind(now);
             sql.push(") OR (status = 'running' AND lease_until < ").bind(now).push(") ORDER BY run_at, id LIMIT 1");
             sql.push(self.skip_locked()).push(&format!(") RETURNING {COLUMNS}"));
-            let Some(row) = run!(sql, as Row, fetch_optional(&self.writer))? else {
+            let Some(row) = run!(sql, as Row, fetch_optional(&*self.writes().await?))? else {
                 return Ok(None);
             };
             let job: Job = row.try_into()?;
@@ -168,7 +168,7 @@ impl Store {
         sql.bind(now + lease_ms).push(", updated_at = ").bind(now);
         sql.push(" WHERE status = 'queued' AND workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         sql.push(&format!(" RETURNING {COLUMNS}"));
-        run!(sql, as Row, fetch_optional(&self.writer))?.map(TryInto::try_into).transpose()
+        run!(sql, as Row, fetch_optional(&*self.writes().await?))?.map(TryInto::try_into).transpose()
     }
 
     /// Records progress of the attempt that `job` is and renews its lease for `lease_ms`.
@@ -183,7 +183,7 @@ impl Store {
             .push(", updated_at = ")
             .bind(now);
         sql.push(" WHERE id = ").bind(job.id.to_string()).push(" AND attempts = ").bind(job.attempts).push(" AND status = 'running'");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -198,7 +198,7 @@ impl Store {
             let mut sql = self.sql("UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = ");
             sql.bind(error.to_string()).push(", run_at = ").bind(now + retry_delay_ms(job.attempts)).push(", updated_at = ").bind(now);
             sql.push(" WHERE id = ").bind(job.id.to_string()).push(" AND attempts = ").bind(job.attempts);
-            run!(sql, execute(&self.writer))?;
+            run!(sql, execute(&*self.writes().await?))?;
             Ok(())
         } else {
             self.finish_job(job, if retryable { "dead" } else { "failed" }, None, Some(error)).await
@@ -219,13 +219,13 @@ impl Store {
             .bind(job.id.to_string())
             .push(" AND attempts = ")
             .bind(job.attempts);
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
     /// Keeps an uploaded file until the job that reads it is done.
     pub async fn save_upload(&self, ws: WorkspaceId, filename: &str, bytes: Vec<u8>) -> Result<String> {
-        self.insert_upload(&self.writer, ws, filename, bytes).await
+        self.insert_upload(&*self.writes().await?, ws, filename, bytes).await
     }
 
     pub(crate) async fn insert_upload<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
@@ -260,7 +260,7 @@ impl Store {
     pub async fn delete_upload(&self, ws: WorkspaceId, id: &str) -> Result<()> {
         let mut sql = self.sql("DELETE FROM uploads WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 }

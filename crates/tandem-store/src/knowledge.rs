@@ -182,7 +182,7 @@ impl Store {
         let mut sql = self.sql("INSERT INTO agents (id, workspace_id, name, created_at, updated_at) VALUES (");
         sql.bind(agent.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(agent.name.clone());
         sql.push(", ").bind(now.millis()).push(", ").bind(now.millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(agent)
     }
 
@@ -237,7 +237,8 @@ impl Store {
             return Err(StoreError::invalid("name", "invalid_name", "a source needs a name of 1 to 500 characters"));
         }
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut lock = self.sql("UPDATE agents SET updated_at = ");
         lock.bind(now).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(agent.to_string());
         if run!(lock, execute(&mut *tx))?.rows_affected() == 0 {
@@ -325,7 +326,7 @@ impl Store {
         sql.push(", updated_at = ").bind(Timestamp::now().millis());
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         sql.push(" AND version = ").bind(version).push(" AND deleted_at IS NULL");
-        Ok(run!(sql, execute(&self.writer))?.rows_affected() == 1)
+        Ok(run!(sql, execute(&*self.writes().await?))?.rows_affected() == 1)
     }
 
     /// What parsing learnt about the file (its type, size and pages).
@@ -342,7 +343,7 @@ impl Store {
         sql.bind(kind.to_string()).push(", size_bytes = ").bind(size_bytes).push(", pages = ").bind(pages);
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         sql.push(" AND version = ").bind(version);
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -356,7 +357,7 @@ impl Store {
         sql.push(", progress = CASE WHEN version = ").bind(version).push(" THEN 100 ELSE progress END");
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         sql.push(" AND deleted_at IS NULL AND (active_version IS NULL OR active_version < ").bind(version).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         let mut read = self.sql("SELECT active_version FROM knowledge_sources WHERE deleted_at IS NULL AND workspace_id = ");
         read.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         Ok(run!(read, as ActiveVersion, fetch_optional(&self.pool))?.and_then(|(v,)| v))
@@ -378,7 +379,7 @@ impl Store {
         let mut sql = self.sql("UPDATE knowledge_sources SET deleted_at = ");
         sql.bind(Timestamp::now().millis()).push(" WHERE deleted_at IS NULL AND workspace_id = ").bind(ws.to_string());
         sql.push(" AND agent_id = ").bind(agent.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("source"));
         }
         Ok(())
@@ -396,7 +397,7 @@ impl Store {
     pub async fn purge_source(&self, id: SourceId) -> Result<()> {
         let mut sql = self.sql("DELETE FROM knowledge_sources WHERE deleted_at IS NOT NULL AND id = ");
         sql.bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -429,7 +430,7 @@ impl Store {
             " WHERE stage NOT IN ('done', 'failed') AND deleted_at IS NULL AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = \
              knowledge_sources.job_id AND j.status IN ('failed', 'dead'))",
         );
-        Ok(run!(sql, execute(&self.writer))?.rows_affected())
+        Ok(run!(sql, execute(&*self.writes().await?))?.rows_affected())
     }
 
     /// The ingestion order of a job's payload.

@@ -36,7 +36,8 @@ impl Store {
             .push(", ")
             .bind(Timestamp::now().millis())
             .push(")");
-        run!(sql, execute(&self.writer)).map_err(StoreError::on_conflict("name_taken", format!("label `{name}` already exists")))?;
+        run!(sql, execute(&*self.writes().await?))
+            .map_err(StoreError::on_conflict("name_taken", format!("label `{name}` already exists")))?;
         Ok(Label { id, name, color: color.map(str::to_string), contact_count: 0 })
     }
 
@@ -78,10 +79,10 @@ impl Store {
     pub async fn add_contact_labels(&self, ws: WorkspaceId, contact: ContactId, names: &[String]) -> Result<()> {
         self.get_contact(ws, contact).await?;
         for name in names {
-            let label_id = self.ensure_label(&self.writer, ws, name).await?;
+            let label_id = self.ensure_label(&*self.writes().await?, ws, name).await?;
             let mut sql = self.sql("INSERT INTO contact_labels (contact_id, label_id, workspace_id) VALUES (");
             sql.bind(contact.to_string()).push(", ").bind(label_id).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
-            run!(sql, execute(&self.writer))?;
+            run!(sql, execute(&*self.writes().await?))?;
         }
         Ok(())
     }
@@ -94,7 +95,7 @@ impl Store {
             .push(" AND name = ")
             .bind(name.to_string())
             .push(")");
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("label on contact"));
         }
         Ok(())

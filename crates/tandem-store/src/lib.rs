@@ -37,6 +37,7 @@ pub mod users;
 pub mod views;
 pub mod widget;
 pub mod workspaces;
+mod write_lane;
 
 pub use db::{create_postgres_database, Backend, Store};
 pub use error::StoreError;

@@ -29,7 +29,8 @@ impl Store {
             .push(", ")
             .bind(list.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.writer)).map_err(StoreError::on_conflict("name_taken", format!("a list named `{name}` already exists")))?;
+        run!(sql, execute(&*self.writes().await?))
+            .map_err(StoreError::on_conflict("name_taken", format!("a list named `{name}` already exists")))?;
         Ok(list)
     }
 
@@ -68,7 +69,8 @@ impl Store {
     /// Adds contacts to a list; every contact must belong to the workspace, or nothing is added.
     pub async fn add_list_members(&self, ws: WorkspaceId, list: ListId, contacts: &[ContactId]) -> Result<ContactList> {
         self.get_list(ws, list).await?;
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         for contact in contacts {
             let mut sql = self.sql("INSERT INTO list_members (list_id, contact_id, workspace_id, added_at) SELECT ");
             sql.bind(list.to_string()).push(", c.id, c.workspace_id, ").bind(Timestamp::now().millis());
@@ -91,7 +93,7 @@ impl Store {
     pub async fn remove_list_member(&self, ws: WorkspaceId, list: ListId, contact: ContactId) -> Result<()> {
         let mut sql = self.sql("DELETE FROM list_members WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND list_id = ").bind(list.to_string()).push(" AND contact_id = ").bind(contact.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("list member"));
         }
         Ok(())

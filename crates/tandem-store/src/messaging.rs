@@ -162,7 +162,9 @@ impl Store {
     /// many of its events were new.
     pub async fn store_inbound_batch(&self, batch: &[InboundBatch]) -> Result<Vec<usize>> {
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        // The providers are waiting for this commit: it goes before the worker's writes.
+        let turn = self.urgent_writes().await?;
+        let mut tx = turn.begin().await?;
         let mut counts = Vec::with_capacity(batch.len());
         for item in batch {
             let (ws, channel) = (item.workspace_id, item.channel_id);
@@ -204,7 +206,7 @@ impl Store {
     pub async fn mark_inbound_processed(&self, ws: WorkspaceId, id: &str) -> Result<()> {
         let mut sql = self.sql("UPDATE inbound_events SET processed_at = ");
         sql.bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -262,7 +264,7 @@ impl Store {
         sql.bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ").bind(external_id.to_string()).push(", ");
         sql.bind(contact.to_string()).push(", ").bind(name.map(str::to_string)).push(", ").bind(Timestamp::now().millis());
         sql.push(") ON CONFLICT DO NOTHING");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         // Whoever inserted first wins; both callers then agree.
         self.contact_at_address(ws, channel, external_id).await?.ok_or(StoreError::NotFound("contact"))
     }
@@ -315,7 +317,8 @@ impl Store {
         let body: String = body.chars().take(crate::conversations::MAX_MESSAGE_CHARS).collect();
         let id = MessageId::new();
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self.sql(
             "INSERT INTO messages (id, conversation_id, channel_id, direction, body, status, provider_message_id, content, created_at, workspace_id) VALUES (",
         );
@@ -374,7 +377,8 @@ impl Store {
         let conv = self.get_conversation(ws, conversation).await?;
         let id = MessageId::new();
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self
             .sql("INSERT INTO messages (id, conversation_id, channel_id, direction, body, status, content, author, created_at, workspace_id) VALUES (");
         sql.bind(id.to_string()).push(", ").bind(conversation.to_string()).push(", ").bind(conv.channel_id.to_string());
@@ -414,7 +418,7 @@ impl Store {
     pub async fn set_message_content(&self, ws: WorkspaceId, id: MessageId, content: &Value) -> Result<()> {
         let mut sql = self.sql("UPDATE messages SET content = ");
         sql.bind(content.to_string()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -422,7 +426,7 @@ impl Store {
     pub async fn mark_send_started(&self, ws: WorkspaceId, id: MessageId) -> Result<()> {
         let mut sql = self.sql("UPDATE messages SET attempts = attempts + 1, send_started_at = ");
         sql.bind(Timestamp::now().millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -431,7 +435,7 @@ impl Store {
     pub async fn clear_send_started(&self, ws: WorkspaceId, id: MessageId, error: &str) -> Result<()> {
         let mut sql = self.sql("UPDATE messages SET send_started_at = NULL, error = ");
         sql.bind(error.to_string()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -440,7 +444,7 @@ impl Store {
         sql.bind(MessageStatus::Sent.as_str()).push(", error = NULL, provider_message_id = ").bind(provider_message_id.map(str::to_string));
         sql.push(", status_at = ").bind(Timestamp::now().millis());
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string()).push(" AND status = 'queued'");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -449,7 +453,7 @@ impl Store {
         sql.bind(MessageStatus::Failed.as_str()).push(", error = ").bind(error.to_string());
         sql.push(", status_at = ").bind(Timestamp::now().millis());
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -485,7 +489,7 @@ impl Store {
             sql.bind(s.to_string());
         }
         sql.push(")");
-        Ok(run!(sql, execute(&self.writer))?.rows_affected() > 0)
+        Ok(run!(sql, execute(&*self.writes().await?))?.rows_affected() > 0)
     }
 
     /// Registers (or updates) a WhatsApp template; its status starts `pending` until the provider
@@ -517,7 +521,7 @@ impl Store {
         sql.bind(name.to_string()).push(", ").bind(new.language.to_string()).push(", ").bind(new.category.to_string()).push(", ");
         sql.bind(new.body.to_string()).push(", ").bind(template_variables(new.body)).push(", 'pending', ").bind(now).push(", ").bind(now);
         sql.push(") ON CONFLICT (channel_id, name, language) DO UPDATE SET category = excluded.category, body = excluded.body, variables = excluded.variables, status = 'pending', reason = NULL, updated_at = excluded.updated_at");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_template(ws, channel, name, new.language).await?.ok_or(StoreError::NotFound("template"))
     }
 
@@ -575,7 +579,7 @@ impl Store {
         if let Some(l) = language {
             sql.push(" AND language = ").bind(l.to_string());
         }
-        Ok(run!(sql, execute(&self.writer))?.rows_affected())
+        Ok(run!(sql, execute(&*self.writes().await?))?.rows_affected())
     }
 }
 

@@ -26,7 +26,7 @@ impl Store {
         let mut sql = self.sql("INSERT INTO notes (id, workspace_id, contact_id, author, body, created_at) VALUES (");
         sql.bind(note.id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(contact.to_string()).push(", ");
         sql.bind(note.author.clone()).push(", ").bind(note.body.clone()).push(", ").bind(note.created_at.millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(note)
     }
 

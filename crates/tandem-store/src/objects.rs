@@ -64,7 +64,8 @@ impl Store {
             .push(", ")
             .bind(t.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.writer)).map_err(StoreError::on_conflict("key_taken", format!("object type `{key}` already exists")))?;
+        run!(sql, execute(&*self.writes().await?))
+            .map_err(StoreError::on_conflict("key_taken", format!("object type `{key}` already exists")))?;
         Ok(t)
     }
 
@@ -99,7 +100,8 @@ impl Store {
         }
         let id = RecordId::new();
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self.sql("INSERT INTO object_records (id, workspace_id, type_id, data, created_at, updated_at) VALUES (");
         sql.bind(id.to_string())
             .push(", ")
@@ -208,7 +210,7 @@ impl Store {
             .bind(ws.to_string())
             .push(" AND id = ")
             .bind(id.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("record"));
         }
         self.get_record(ws, id).await
@@ -230,14 +232,14 @@ impl Store {
             .push(", ")
             .bind(Timestamp::now().millis())
             .push(") ON CONFLICT DO NOTHING");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_record(ws, id).await
     }
 
     pub async fn dissociate_record(&self, ws: WorkspaceId, id: RecordId, contact: ContactId) -> Result<ObjectRecord> {
         let mut sql = self.sql("DELETE FROM object_associations WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND record_id = ").bind(id.to_string()).push(" AND contact_id = ").bind(contact.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("association"));
         }
         self.get_record(ws, id).await

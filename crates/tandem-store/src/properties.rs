@@ -98,7 +98,8 @@ impl Store {
             .push(", ")
             .bind(p.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.writer)).map_err(StoreError::on_conflict("key_taken", format!("property `{key}` already exists")))?;
+        run!(sql, execute(&*self.writes().await?))
+            .map_err(StoreError::on_conflict("key_taken", format!("property `{key}` already exists")))?;
         Ok(p)
     }
 
@@ -116,7 +117,8 @@ impl Store {
 
     /// Deletes a definition and every stored value of it.
     pub async fn delete_property(&self, ws: WorkspaceId, key: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         let mut sql = self.sql("DELETE FROM property_definitions WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND key = ").bind(key.to_string());
         if run!(sql, execute(&mut *tx))?.rows_affected() == 0 {

@@ -29,7 +29,8 @@ impl Store {
             .push(", ")
             .bind(team.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.writer)).map_err(StoreError::on_conflict("name_taken", format!("a team named {name} already exists")))?;
+        run!(sql, execute(&*self.writes().await?))
+            .map_err(StoreError::on_conflict("name_taken", format!("a team named {name} already exists")))?;
         Ok(team)
     }
 
@@ -64,14 +65,14 @@ impl Store {
         self.get_team(ws, team).await?;
         let mut sql = self.sql("INSERT INTO team_members (team_id, user_id, workspace_id) VALUES (");
         sql.bind(team.to_string()).push(", ").bind(user.to_string()).push(", ").bind(ws.to_string()).push(") ON CONFLICT DO NOTHING");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_team(ws, team).await
     }
 
     pub async fn remove_team_member(&self, ws: WorkspaceId, team: TeamId, user: UserId) -> Result<Team> {
         let mut sql = self.sql("DELETE FROM team_members WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND team_id = ").bind(team.to_string()).push(" AND user_id = ").bind(user.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_team(ws, team).await
     }
 }

@@ -317,7 +317,7 @@ impl Store {
         sql.bind(uuid::Uuid::now_v7().to_string()).push(", ").bind(ws.to_string()).push(", ").bind(key.to_string()).push(", ");
         sql.bind(name.to_string()).push(", ").bind(fields_json).push(", ").bind(Timestamp::now().millis());
         sql.push(") ON CONFLICT (workspace_id, key) DO UPDATE SET name = excluded.name, fields = excluded.fields");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_ticket_type(ws, key).await
     }
 
@@ -337,7 +337,7 @@ impl Store {
         }
         let mut sql = self.sql("DELETE FROM ticket_types WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND key = ").bind(key.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("ticket type"));
         }
         Ok(())
@@ -384,7 +384,7 @@ impl Store {
         sql.bind(new.conversation_id.map(|c| c.to_string())).push(", ").bind(contact.map(|c| c.to_string())).push(", ");
         sql.bind(actor.label()).push(", ").bind(actor.user_id().map(|u| u.to_string())).push(", ");
         sql.bind(Value::Object(fields).to_string()).push(", ").bind(now).push(", ").bind(now).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         // Overdue tickets escalate even when nobody reads them.
         self.schedule_inbox_sweep(ws, crate::inbox::SWEEP_INTERVAL_MS).await?;
         self.get_ticket(ws, id).await
@@ -502,7 +502,7 @@ impl Store {
             };
         }
         sql.push(", updated_at = ").bind(now).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_ticket(ws, id).await
     }
 
@@ -522,7 +522,7 @@ impl Store {
             sql.push(" AND id = ").bind(id.to_string());
         }
         sql.push(&format!(" AND first_response_at IS NULL AND conversation_id IS NOT NULL AND EXISTS (SELECT 1 {REPLIES})"));
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -546,7 +546,7 @@ impl Store {
         let mut sql = self.sql("INSERT INTO ticket_notes (id, workspace_id, ticket_id, author, body, created_at) VALUES (");
         sql.bind(note.id.clone()).push(", ").bind(ws.to_string()).push(", ").bind(ticket.to_string()).push(", ");
         sql.bind(note.author.clone()).push(", ").bind(note.body.clone()).push(", ").bind(note.created_at.millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(note)
     }
 
@@ -622,7 +622,8 @@ impl Store {
                     EscalationAction::Notify => true,
                 };
                 let action = if target_exists { wanted } else { EscalationAction::Notify };
-                let mut tx = self.writer.begin().await?;
+                let turn = self.writes().await?;
+                let mut tx = turn.begin().await?;
                 let mut sql = self.sql(&format!("UPDATE tickets SET {column} = "));
                 sql.bind(now.millis());
                 match action {

@@ -86,7 +86,7 @@ impl Store {
             .push(", ")
             .bind(user.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.writer))
+        run!(sql, execute(&*self.writes().await?))
             .map_err(StoreError::on_conflict("email_taken", format!("a user with e-mail {} already exists", user.email)))?;
         Ok(user)
     }
@@ -106,7 +106,7 @@ impl Store {
     pub async fn set_user_role(&self, ws: WorkspaceId, id: UserId, role: Role) -> Result<User> {
         let mut sql = self.sql("UPDATE users SET role = ");
         sql.bind(role.as_str()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
         self.get_user(ws, id).await
@@ -155,7 +155,7 @@ impl Store {
         let mut sql = self.sql("INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES (");
         sql.bind(token.digest).push(", ").bind(user.id.to_string()).push(", ").bind(user.workspace_id.to_string()).push(", ");
         sql.bind(now.millis()).push(", ").bind(now.plus_millis(ttl_hours * 3_600_000).millis()).push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok((token.plain, user))
     }
 
@@ -178,7 +178,7 @@ impl Store {
     pub async fn logout(&self, token: &str) -> Result<()> {
         let mut sql = self.sql("DELETE FROM sessions WHERE token_hash = ");
         sql.bind(digest(token));
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 }

@@ -65,7 +65,8 @@ impl Store {
         // Refuse a filter that cannot run, now rather than when the view is opened.
         self.list_contacts(ws, filter, sort, crate::Page::new(Some(1), None)).await?;
         let id = ViewId::new();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         if is_default {
             let mut sql = self.sql("UPDATE saved_views SET is_default = 0 WHERE workspace_id = ");
             sql.bind(ws.to_string());
@@ -112,7 +113,7 @@ impl Store {
         let mut sql = self.sql("DELETE FROM saved_views WHERE workspace_id = ");
         sql.bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         push_scope(&mut sql, owner);
-        if run!(sql, execute(&self.writer))?.rows_affected() == 0 {
+        if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 0 {
             return Err(StoreError::NotFound("view"));
         }
         Ok(())

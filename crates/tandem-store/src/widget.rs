@@ -54,7 +54,7 @@ impl Store {
             self.sql("INSERT INTO widget_visitors (token_hash, workspace_id, channel_id, visitor_id, created_at, last_seen_at) VALUES (");
         sql.bind(digest(&visitor.token)).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
         sql.bind(visitor.visitor_id.clone()).push(", ").bind(now).push(", ").bind(now).push(") ON CONFLICT DO NOTHING");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(())
     }
 
@@ -73,7 +73,7 @@ impl Store {
         if now - seen > SEEN_EVERY_MS {
             let mut sql = self.sql("UPDATE widget_visitors SET last_seen_at = ");
             sql.bind(now).push(" WHERE token_hash = ").bind(hash);
-            run!(sql, execute(&self.writer))?;
+            run!(sql, execute(&*self.writes().await?))?;
         }
         Ok(Some(visitor_id))
     }

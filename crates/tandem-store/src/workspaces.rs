@@ -61,7 +61,7 @@ impl Store {
             .push(", ")
             .bind(ws.created_at.millis())
             .push(")");
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         Ok(ws)
     }
 
@@ -89,7 +89,7 @@ impl Store {
         };
         let mut sql = self.sql("UPDATE workspaces SET name = ");
         sql.bind(name).push(", default_country = ").bind(country).push(" WHERE id = ").bind(id.to_string());
-        run!(sql, execute(&self.writer))?;
+        run!(sql, execute(&*self.writes().await?))?;
         self.get_workspace(id).await
     }
 }

@@ -314,10 +314,11 @@ impl Store {
         }
         let mut label_ids = HashMap::new();
         for name in plan.creates.iter().chain(updates.iter()).flat_map(|(_, _, l)| l.iter()).collect::<BTreeSet<_>>() {
-            label_ids.insert(name.clone(), self.ensure_label(&self.writer, ws, name).await?);
+            label_ids.insert(name.clone(), self.ensure_label(&*self.writes().await?, ws, name).await?);
         }
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await?;
+        let turn = self.writes().await?;
+        let mut tx = turn.begin().await?;
         for chunk in plan.creates.chunks(500) {
             let mut sql = self.sql(&format!("INSERT INTO contacts ({INSERT_COLUMNS}) VALUES "));
             for (i, (id, d, _)) in chunk.iter().enumerate() {
