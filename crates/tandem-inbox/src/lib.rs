@@ -1,12 +1,14 @@
 //! The shared inbox's rules, without I/O: working hours and the arithmetic of working time
 //! ([`working_hours`]), SLA targets, due times, breaches and escalations ([`sla`]), tickets'
 //! statuses, types, custom fields and access rules ([`ticket`]), routing and assignment
-//! strategies ([`assignment`]), and the response-time metrics ([`metrics`]).
+//! strategies ([`assignment`]), satisfaction surveys ([`csat`]), and the response-time metrics
+//! ([`metrics`]).
 //!
 //! The store keeps instants and the server checks roles; what those instants and roles mean is
 //! decided here, where it can be tested without a database.
 
 pub mod assignment;
+pub mod csat;
 pub mod metrics;
 pub mod sla;
 pub mod ticket;

@@ -225,15 +225,13 @@ pub struct Viewer {
     pub teams: Vec<TeamId>,
 }
 
-/// Which tickets a viewer sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which tickets (or conversations) a viewer sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Visibility {
+    #[default]
     All,
     /// Tickets created by or assigned to `user`, and those of `teams`.
-    Limited {
-        user: Option<UserId>,
-        teams: Vec<TeamId>,
-    },
+    Limited { user: Option<UserId>, teams: Vec<TeamId> },
 }
 
 /// A refused action, with what to tell the caller.
@@ -261,11 +259,13 @@ impl Viewer {
     }
 
     /// Conversations: Staff see those of their teams and those assigned to them; Team Admin and
-    /// Admin see the whole inbox (they supervise it and hand work out).
+    /// Admin see the whole inbox (they supervise it and hand work out). An API key is no person:
+    /// an integration an Admin created (a CRM sync, a bot) works on the whole inbox with what its
+    /// role allows.
     pub fn conversation_visibility(&self) -> Visibility {
-        match self.role {
-            Role::Staff => Visibility::Limited { user: self.user, teams: self.teams.clone() },
-            Role::TeamAdmin | Role::Admin => Visibility::All,
+        match (self.role, self.user) {
+            (Role::Staff, Some(user)) => Visibility::Limited { user: Some(user), teams: self.teams.clone() },
+            _ => Visibility::All,
         }
     }
 
@@ -386,6 +386,7 @@ mod tests {
         assert!(!key.sees(&TicketFacts { created_by: None, assignee: None, team: None }));
         assert_eq!(staff.conversation_visibility(), Visibility::Limited { user: Some(me), teams: vec![mine] });
         assert_eq!(lead.conversation_visibility(), Visibility::All);
+        assert_eq!(key.conversation_visibility(), Visibility::All, "an integration's key works on the whole inbox");
 
         assert!(admin.may_assign(Some(stranger), &[], Some(other)).is_ok());
         assert!(lead.may_assign(Some(colleague), &[mine], Some(mine)).is_ok());

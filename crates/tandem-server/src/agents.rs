@@ -179,6 +179,11 @@ pub async fn run_turn(
     if messages[last + 1..].iter().any(|m| m.direction == MessageDirection::Outbound) {
         return Ok(json!({"skipped": "the latest customer message already has a reply"}));
     }
+    if let Some(survey) = store.take_csat_answer(ws, conversation, messages[last].id, &messages[last].body).await? {
+        let reason = format!("the customer answered the satisfaction survey ({}/{})", survey.score.unwrap_or(0), survey.scale.max());
+        store.log_decision(ws, agent_id, Some(conversation), NewDecision { step: "turn", outcome: "silent", reason: &reason }).await?;
+        return Ok(json!({"silent": true, "csat": survey.score}));
+    }
     let history: Vec<Turn> = messages[..last]
         .iter()
         .map(|m| Turn {
@@ -221,6 +226,13 @@ pub async fn run_turn(
         summary: outcome.summary.as_deref(),
     };
     store.set_conversation_agent(ws, conversation, state).await?;
+    if status == AgentStatus::HandedOff {
+        // To the team's queue now, not at the next sweep. The reply is queued already: a routing
+        // failure is logged, and the sweep tries again within a minute.
+        if let Err(e) = store.route_waiting(ws).await {
+            tracing::warn!(error = %e, %conversation, "could not route the handed-off conversation");
+        }
+    }
     Ok(
         json!({"answer_id": answer_id, "kind": outcome.kind, "handoff": outcome.handoff, "lead_score": outcome.lead_score, "contact_fields": written}),
     )

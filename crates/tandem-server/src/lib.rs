@@ -4,6 +4,7 @@
 
 pub mod agents;
 mod auth;
+pub mod csat;
 mod error;
 mod extract;
 mod inbound_writer;

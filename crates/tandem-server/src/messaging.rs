@@ -99,7 +99,9 @@ async fn apply(store: &Store, stored: &StoredInboundEvent, event: InboundEvent) 
             let (message, new) = store
                 .record_inbound_message(ws, &conversation, written_at, &provider_message_id, &content.display_text(), rich.as_ref(), &then)
                 .await?;
-            Ok(json!({"message_id": message.id, "conversation_id": conversation.id, "contact_id": contact, "new": new}))
+            // A reply to a satisfaction survey is recorded on its ticket.
+            let csat = store.take_csat_answer(ws, conversation.id, message.id, &message.body).await?.and_then(|s| s.score);
+            Ok(json!({"message_id": message.id, "conversation_id": conversation.id, "contact_id": contact, "new": new, "csat": csat}))
         }
         InboundKind::Status { provider_message_id, status, failure, .. } => {
             let status = match status {

@@ -108,6 +108,7 @@ impl Server {
             models: models.clone(),
             messaging,
             inbound: crate::inbound_writer::InboundWriter::start(store.clone()),
+            stopping: stopped.clone(),
         });
         let mut on_stop = stopped.clone();
         tasks.push(tokio::spawn(async move {

@@ -14,4 +14,7 @@ pub struct AppState {
     pub messaging: Arc<Messaging>,
     /// Webhook events are committed in groups (see `inbound_writer`).
     pub inbound: crate::inbound_writer::InboundWriter,
+    /// Turns true when the server stops: long-lived responses (event streams) end then, so the
+    /// graceful shutdown does not wait on them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }

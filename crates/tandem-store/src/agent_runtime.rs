@@ -277,6 +277,8 @@ impl Store {
         sql.push(", ").bind(lead_score).push(", ").bind(summary.map(str::to_string)).push(", ").bind(now).push(")");
         run!(sql, execute(&mut *tx))?;
         tx.commit().await?;
+        drop(turn);
+        self.publish(ws, crate::events::EventKind::ConversationUpdated, conversation, None).await;
         self.conversation_agent(ws, conversation).await?.ok_or(StoreError::NotFound("conversation"))
     }
 

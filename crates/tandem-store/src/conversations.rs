@@ -7,7 +7,7 @@ use tandem_core::{
     WorkspaceId,
 };
 
-use crate::{error::corrupt, sql::run, Page, Paged, Result, Store, StoreError};
+use crate::{error::corrupt, events::EventKind, sql::run, Page, Paged, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Conversation {
@@ -22,6 +22,8 @@ pub struct Conversation {
     pub last_inbound_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When it was last marked resolved; `null` while it is not.
+    pub resolved_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -57,6 +59,8 @@ pub struct ConversationQuery {
     pub channel_id: Option<ChannelId>,
     pub contact_id: Option<ContactId>,
     pub assignee_user_id: Option<UserId>,
+    /// Only what this viewer may see (Staff: their teams' and their own).
+    pub visibility: tandem_inbox::ticket::Visibility,
 }
 
 #[derive(sqlx::FromRow)]
@@ -71,6 +75,7 @@ pub(crate) struct Row {
     last_inbound_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    resolved_at: Option<i64>,
 }
 
 impl TryFrom<Row> for Conversation {
@@ -87,6 +92,7 @@ impl TryFrom<Row> for Conversation {
             last_inbound_at: r.last_inbound_at.map(Timestamp::from_millis),
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
+            resolved_at: r.resolved_at.map(Timestamp::from_millis),
         })
     }
 }
@@ -131,7 +137,7 @@ const COLUMNS: &str = "id, channel_id, contact_id, status, assignee_user_id, tea
 const MESSAGE_COLUMNS: &str = "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, created_at";
 /// Conversation columns read back (the insert names [`COLUMNS`] only).
 pub(crate) const SELECT_COLUMNS: &str =
-    "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, last_inbound_at, created_at, updated_at";
+    "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, last_inbound_at, created_at, updated_at, resolved_at";
 /// Message columns read back.
 pub(crate) const MESSAGE_SELECT: &str =
     "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, content, author, status_at, created_at";
@@ -153,6 +159,7 @@ impl Store {
             .bind(ConversationStatus::Open.as_str());
         sql.push(", NULL, NULL, NULL, ").bind(now).push(", ").bind(now).push(", ").bind(ws.to_string()).push(")");
         run!(sql, execute(&*self.writes().await?))?;
+        self.publish(ws, EventKind::ConversationUpdated, id, None).await;
         self.get_conversation(ws, id).await
     }
 
@@ -177,6 +184,7 @@ impl Store {
         if let Some(u) = q.assignee_user_id {
             sql.push(" AND assignee_user_id = ").bind(u.to_string());
         }
+        crate::tickets::push_visibility(&mut sql, &q.visibility, &["assignee_user_id"], "team_id");
         sql.push(" ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT ")
             .bind(page.limit + 1)
             .push(" OFFSET ")
@@ -201,17 +209,20 @@ impl Store {
         if let Some(Some(t)) = team {
             self.get_team(ws, t).await?;
         }
+        let now = Timestamp::now().millis();
+        let status = status.unwrap_or(current.status);
         let mut sql = self.sql("UPDATE conversations SET status = ");
-        sql.bind(status.unwrap_or(current.status).as_str());
+        sql.bind(status.as_str());
+        match (current.status == ConversationStatus::Resolved, status == ConversationStatus::Resolved) {
+            (false, true) => sql.push(", resolved_at = ").bind(now),
+            (true, false) => sql.push(", resolved_at = NULL"),
+            _ => &mut sql,
+        };
         sql.push(", assignee_user_id = ").bind(assignee.unwrap_or(current.assignee_user_id).map(|u| u.to_string()));
         sql.push(", team_id = ").bind(team.unwrap_or(current.team_id).map(|t| t.to_string()));
-        sql.push(", updated_at = ")
-            .bind(Timestamp::now().millis())
-            .push(" WHERE workspace_id = ")
-            .bind(ws.to_string())
-            .push(" AND id = ")
-            .bind(id.to_string());
+        sql.push(", updated_at = ").bind(now).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, execute(&*self.writes().await?))?;
+        self.publish(ws, EventKind::ConversationUpdated, id, None).await;
         self.get_conversation(ws, id).await
     }
 
@@ -260,7 +271,10 @@ impl Store {
             }
             _ => sql.push(" AND id = ").bind(id.to_string()),
         };
-        let msg = run!(sql, as MessageRow, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("message"))?.try_into()?;
+        let msg: Message = run!(sql, as MessageRow, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("message"))?.try_into()?;
+        if inserted {
+            self.publish(ws, EventKind::MessageCreated, conversation, Some(msg.id)).await;
+        }
         Ok((msg, inserted))
     }
 

@@ -22,6 +22,7 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     /// Where writes go: on SQLite one connection behind a [`WriteLane`], on PostgreSQL the pool.
     lane: WriteLane,
+    pub(crate) events: crate::events::Events,
     backend: Backend,
 }
 
@@ -66,7 +67,8 @@ impl Store {
             Backend::Sqlite => WriteLane::serialised(pool_of(1).await?),
             Backend::Postgres => WriteLane::concurrent(pool.clone()),
         };
-        let store = Self { pool, lane, backend };
+        let events = crate::events::Events::new(backend, &url);
+        let store = Self { pool, lane, events, backend };
         store.migrate().await?;
         Ok(store)
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, TeamId, Timestamp, UserId, WorkspaceId};
 use tandem_inbox::{
     assignment::{hands_out_at, pick, Candidate, Facts, Routing, Strategy},
+    csat::CsatSettings,
     metrics::Item,
     sla::{EscalationAction, SlaPolicy},
     ticket::Visibility,
@@ -42,6 +43,9 @@ pub struct InboxSettings {
     pub sla: SlaPolicy,
     #[serde(default)]
     pub routing: Routing,
+    /// The survey sent when a ticket with a conversation is resolved; `null`: none.
+    #[serde(default)]
+    pub csat: Option<CsatSettings>,
 }
 
 /// The inbox's views.
@@ -115,7 +119,7 @@ struct ItemRow {
 }
 
 const ITEM_SELECT: &str = "SELECT c.id, c.channel_id, c.contact_id, c.status, c.assignee_user_id, c.team_id, c.last_message_at, \
-     c.last_inbound_at, c.created_at, c.updated_at, ct.first_name, ct.last_name, ct.phone, ca.status AS agent_status \
+     c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at, ct.first_name, ct.last_name, ct.phone, ca.status AS agent_status \
      FROM conversations c JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN conversation_agents ca ON ca.conversation_id = c.id";
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern written with `ESCAPE '\'`.
@@ -135,23 +139,27 @@ impl Store {
     // ---- settings ----
 
     pub async fn inbox_settings(&self, ws: WorkspaceId) -> Result<InboxSettings> {
-        let mut sql = self.sql("SELECT working_hours, sla_policy, routing FROM inbox_settings WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT working_hours, sla_policy, routing, csat FROM inbox_settings WHERE workspace_id = ");
         sql.bind(ws.to_string());
         // A named type: `run!` cannot take a tuple type that starts with a generic one.
-        type Stored = (Option<String>, Option<String>, Option<String>);
-        let Some((hours, sla, routing)) = run!(sql, as Stored, fetch_optional(&self.pool))? else {
+        type Stored = (Option<String>, Option<String>, Option<String>, Option<String>);
+        let Some((hours, sla, routing, csat)) = run!(sql, as Stored, fetch_optional(&self.pool))? else {
             return Ok(InboxSettings::default());
         };
         Ok(InboxSettings {
             working_hours: hours.map(|h| serde_json::from_str::<WorkingHours>(&h)).transpose().map_err(corrupt("working hours"))?,
             sla: sla.map(|s| serde_json::from_str::<SlaPolicy>(&s)).transpose().map_err(corrupt("sla policy"))?.unwrap_or_default(),
             routing: routing.map(|r| serde_json::from_str::<Routing>(&r)).transpose().map_err(corrupt("routing"))?.unwrap_or_default(),
+            csat: csat.map(|c| serde_json::from_str::<CsatSettings>(&c)).transpose().map_err(corrupt("csat settings"))?,
         })
     }
 
     /// Saves settings after checking that every team and user they name is in the workspace.
     pub async fn put_inbox_settings(&self, ws: WorkspaceId, s: &InboxSettings) -> Result<InboxSettings> {
         s.routing.check()?;
+        if let Some(c) = &s.csat {
+            c.check()?;
+        }
         let teams = self.list_teams(ws).await?;
         for t in s.routing.teams() {
             if !teams.iter().any(|x| x.id == t) {
@@ -171,12 +179,13 @@ impl Store {
                 _ => {}
             }
         }
-        let mut sql = self.sql("INSERT INTO inbox_settings (workspace_id, working_hours, sla_policy, routing, updated_at) VALUES (");
+        let mut sql = self.sql("INSERT INTO inbox_settings (workspace_id, working_hours, sla_policy, routing, csat, updated_at) VALUES (");
         sql.bind(ws.to_string()).push(", ").bind(s.working_hours.as_ref().map(to_json)).push(", ");
-        sql.bind(to_json(&s.sla)).push(", ").bind(to_json(&s.routing)).push(", ").bind(Timestamp::now().millis());
+        sql.bind(to_json(&s.sla)).push(", ").bind(to_json(&s.routing)).push(", ").bind(s.csat.as_ref().map(to_json)).push(", ");
+        sql.bind(Timestamp::now().millis());
         sql.push(
             ") ON CONFLICT (workspace_id) DO UPDATE SET working_hours = excluded.working_hours, sla_policy = excluded.sla_policy, \
-             routing = excluded.routing, updated_at = excluded.updated_at",
+             routing = excluded.routing, csat = excluded.csat, updated_at = excluded.updated_at",
         );
         run!(sql, execute(&*self.writes().await?))?;
         self.schedule_inbox_sweep(ws, SWEEP_INTERVAL_MS).await?;
@@ -458,12 +467,13 @@ impl Store {
     // ---- metrics ----
 
     /// Conversations created in `[from, to)` as metric items: measured from the customer's first
-    /// message to the first reply (by a person or an AI agent); resolved at their last update
-    /// when resolved (conversations do not record when they were resolved). `kind` is the channel.
+    /// message to the first reply (by a person or an AI agent); resolved when they were marked
+    /// resolved (conversations resolved before that was recorded: their last update). `kind` is
+    /// the channel.
     /// A conversation needed a follow-up when the customer wrote again after the first reply.
     pub async fn conversation_metric_items(&self, ws: WorkspaceId, from: Timestamp, to: Timestamp) -> Result<Vec<Item>> {
         let mut sql = self.sql(
-            "SELECT ch.kind, c.assignee_user_id, c.status, c.updated_at, c.created_at, \
+            "SELECT ch.kind, c.assignee_user_id, c.status, COALESCE(c.resolved_at, c.updated_at), c.created_at, \
              (SELECT MIN(i.created_at) FROM messages i WHERE i.conversation_id = c.id AND i.direction = 'inbound'), \
              (SELECT MIN(o.created_at) FROM messages o WHERE o.conversation_id = c.id AND o.direction = 'outbound' AND o.created_at >= \
                COALESCE((SELECT MIN(i2.created_at) FROM messages i2 WHERE i2.conversation_id = c.id AND i2.direction = 'inbound'), c.created_at)), \

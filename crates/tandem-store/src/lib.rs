@@ -13,8 +13,10 @@ pub mod contacts;
 mod contacts_filter;
 pub mod conversations;
 pub mod credits;
+pub mod csat;
 mod db;
 mod error;
+pub mod events;
 pub mod export;
 pub mod import;
 pub mod inbox;
@@ -28,6 +30,7 @@ pub mod objects;
 mod page;
 pub mod properties;
 mod secret;
+pub mod seed;
 mod sql;
 pub mod teams;
 #[cfg(feature = "testing")]

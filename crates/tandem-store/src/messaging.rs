@@ -13,6 +13,7 @@ use tandem_core::{
     ChannelId, ChannelKind, ContactId, ConversationId, ConversationStatus, MessageId, MessageStatus, Timestamp, WorkspaceId,
 };
 
+use crate::events::EventKind;
 use crate::{
     contacts::ContactDraft,
     conversations::{Conversation, Message, MessageRow, Row, MESSAGE_SELECT, SELECT_COLUMNS},
@@ -361,7 +362,10 @@ impl Store {
         let mut sql = self.sql(&format!("SELECT {MESSAGE_SELECT} FROM messages WHERE workspace_id = "));
         sql.bind(ws.to_string()).push(" AND channel_id = ").bind(conversation.channel_id.to_string());
         sql.push(" AND provider_message_id = ").bind(provider_message_id.to_string());
-        let msg = run!(sql, as MessageRow, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("message"))?.try_into()?;
+        let msg: Message = run!(sql, as MessageRow, fetch_optional(&self.pool))?.ok_or(StoreError::NotFound("message"))?.try_into()?;
+        if inserted {
+            self.publish(ws, EventKind::MessageCreated, conversation.id, Some(msg.id)).await;
+        }
         Ok((msg, inserted))
     }
 
@@ -394,6 +398,8 @@ impl Store {
         run!(sql, execute(&mut *tx))?;
         self.insert_job(&mut *tx, ws, SEND_JOB, &serde_json::json!({ "message_id": id.to_string() }), new.max_attempts).await?;
         tx.commit().await?;
+        drop(turn);
+        self.publish(ws, EventKind::MessageCreated, conversation, Some(id)).await;
         self.get_message(ws, id).await
     }
 
@@ -444,7 +450,16 @@ impl Store {
         sql.bind(MessageStatus::Sent.as_str()).push(", error = NULL, provider_message_id = ").bind(provider_message_id.map(str::to_string));
         sql.push(", status_at = ").bind(Timestamp::now().millis());
         sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string()).push(" AND status = 'queued'");
-        run!(sql, execute(&*self.writes().await?))?;
+        sql.push(" RETURNING conversation_id");
+        self.publish_status(ws, id, run!(sql, as (String,), fetch_optional(&*self.writes().await?))?).await
+    }
+
+    /// Tells live views that message `id` of the conversation an update returned changed status.
+    async fn publish_status(&self, ws: WorkspaceId, id: MessageId, updated: Option<(String,)>) -> Result<()> {
+        if let Some((conversation,)) = updated {
+            let conversation = conversation.parse().map_err(corrupt("conversation id"))?;
+            self.publish(ws, EventKind::MessageStatus, conversation, Some(id)).await;
+        }
         Ok(())
     }
 
@@ -452,9 +467,8 @@ impl Store {
         let mut sql = self.sql("UPDATE messages SET status = ");
         sql.bind(MessageStatus::Failed.as_str()).push(", error = ").bind(error.to_string());
         sql.push(", status_at = ").bind(Timestamp::now().millis());
-        sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
-        run!(sql, execute(&*self.writes().await?))?;
-        Ok(())
+        sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string()).push(" RETURNING conversation_id");
+        self.publish_status(ws, id, run!(sql, as (String,), fetch_optional(&*self.writes().await?))?).await
     }
 
     /// Applies a delivery receipt to the message the provider id names; a receipt never moves a
@@ -488,8 +502,13 @@ impl Store {
             }
             sql.bind(s.to_string());
         }
-        sql.push(")");
-        Ok(run!(sql, execute(&*self.writes().await?))?.rows_affected() > 0)
+        sql.push(") RETURNING id, conversation_id");
+        let updated = run!(sql, as (String, String), fetch_all(&*self.writes().await?))?;
+        for (id, conversation) in &updated {
+            let id = id.parse().map_err(corrupt("message id"))?;
+            self.publish_status(ws, id, Some((conversation.clone(),))).await?;
+        }
+        Ok(!updated.is_empty())
     }
 
     /// Registers (or updates) a WhatsApp template; its status starts `pending` until the provider

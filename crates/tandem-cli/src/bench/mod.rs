@@ -5,6 +5,7 @@
 mod agents;
 mod channels;
 mod contacts;
+mod inbox;
 mod knowledge;
 
 use anyhow::Result;
@@ -21,6 +22,8 @@ pub enum Suite {
     Agents,
     /// Inbound webhooks acknowledged durably.
     Channels,
+    /// The shared inbox at 100,000 conversations and 2,000,000 messages.
+    Inbox,
 }
 
 #[derive(clap::Args)]
@@ -47,6 +50,9 @@ pub struct BenchArgs {
     /// Webhooks for the inbound figure.
     #[arg(long, default_value_t = 20_000)]
     webhooks: usize,
+    /// Conversations in the inbox figures (20 messages each).
+    #[arg(long, default_value_t = 100_000)]
+    conversations: usize,
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
@@ -77,6 +83,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if matches!(args.suite, Suite::All | Suite::Channels) {
         let rows = channels::run(&args).await?;
         report = with_section(&report, "channels", "Channels", &rows, args.postgres.is_some())?;
+        std::fs::write(&args.output, &report)?;
+    }
+    if matches!(args.suite, Suite::All | Suite::Inbox) {
+        let rows = inbox::run(&args).await?;
+        report = with_section(&report, "inbox", "Shared inbox", &rows, args.postgres.is_some())?;
         std::fs::write(&args.output, &report)?;
     }
     print!("{report}");

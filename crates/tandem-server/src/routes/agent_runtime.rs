@@ -30,6 +30,7 @@ use crate::{
     auth::Auth,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{parse_id, ApiJson},
+    routes::conversations::visible_conversation,
     state::AppState,
 };
 
@@ -198,8 +199,7 @@ pub async fn conversation_agent(
     Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationAgentView>> {
-    let (ws, convo): (_, ConversationId) = (actor.workspace_id, parse_id(&id, "conversation")?);
-    app.store.get_conversation(ws, convo).await?;
+    let (ws, convo): (_, ConversationId) = (actor.workspace_id, visible_conversation(&app, &actor, &id).await?.id);
     Ok(Json(ConversationAgentView {
         state: app.store.conversation_agent(ws, convo).await?,
         decisions: app.store.conversation_decisions(ws, convo).await?,
@@ -210,7 +210,7 @@ pub async fn conversation_agent(
 #[utoipa::path(post, path = "/conversations/{id}/agent/resume", tag = "agents", params(("id" = ConversationId, Path)),
     responses((status = 200, body = ConversationAgent), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resume_agent(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<ConversationAgent>> {
-    let (ws, convo): (_, ConversationId) = (actor.workspace_id, parse_id(&id, "conversation")?);
+    let (ws, convo): (_, ConversationId) = (actor.workspace_id, visible_conversation(&app, &actor, &id).await?.id);
     let Some(state) = app.store.conversation_agent(ws, convo).await? else {
         return Err(ApiError::new(StatusCode::CONFLICT, "no_agent", "no agent has answered this conversation"));
     };
@@ -238,8 +238,7 @@ pub async fn resume_agent(State(app): State<AppState>, Auth(actor): Auth, Path(i
 #[utoipa::path(post, path = "/conversations/{id}/agent/turn", tag = "agents", params(("id" = ConversationId, Path)),
     responses((status = 202, body = Job), (status = 404, body = ErrorBody)))]
 pub async fn agent_turn(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<Job>)> {
-    let (ws, convo): (_, ConversationId) = (actor.workspace_id, parse_id(&id, "conversation")?);
-    app.store.get_conversation(ws, convo).await?;
+    let (ws, convo): (_, ConversationId) = (actor.workspace_id, visible_conversation(&app, &actor, &id).await?.id);
     let job = app.store.enqueue_job(ws, TURN_JOB, &json!({"conversation_id": convo}), 3).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
@@ -294,7 +293,7 @@ pub async fn smart_replies(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SmartReplyRequest>,
 ) -> ApiResult<Json<SmartReplies>> {
-    let (ws, convo): (_, ConversationId) = (actor.workspace_id, parse_id(&id, "conversation")?);
+    let (ws, convo): (_, ConversationId) = (actor.workspace_id, visible_conversation(&app, &actor, &id).await?.id);
     let count = req.count.unwrap_or(3);
     if !assist::SUGGESTIONS.contains(&count) {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_count", "ask for 2 or 3 suggestions"));

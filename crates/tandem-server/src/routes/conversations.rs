@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 use tandem_channels::window::Author;
-use tandem_core::{ChannelId, ContactId, ConversationId, ConversationStatus, MessageId, TeamId, UserId};
+use tandem_core::{Actor, ChannelId, ContactId, ConversationId, ConversationStatus, MessageId, Role, TeamId, UserId};
 use tandem_store::{
     conversations::{Conversation, ConversationQuery, Message},
     messaging::NewOutbound,
@@ -22,8 +22,23 @@ use crate::{
     extract::{parse_id, ApiJson},
     messaging::AdmitError,
     routes::access::double_option,
+    routes::tickets::{check_assign, viewer},
     state::AppState,
 };
+
+/// A conversation the caller may see, else 404: Staff see their teams' conversations and those
+/// assigned to them; Team Admin, Admin and API keys see all (see `Viewer::conversation_visibility`).
+pub(crate) async fn visible_conversation(app: &AppState, actor: &Actor, id: &str) -> ApiResult<Conversation> {
+    let conv = app.store.get_conversation(actor.workspace_id, parse_id(id, "conversation")?).await?;
+    if actor.role != Role::Staff
+        || actor.user_id().is_none()
+        || viewer(app, actor).await?.sees_conversation(conv.assignee_user_id, conv.team_id)
+    {
+        Ok(conv)
+    } else {
+        Err(ApiError::not_found("conversation"))
+    }
+}
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -48,6 +63,7 @@ pub async fn list_conversations(
         channel_id: f.channel_id.as_deref().map(|c| parse_id(c, "channel")).transpose()?,
         contact_id: f.contact_id.as_deref().map(|c| parse_id(c, "contact")).transpose()?,
         assignee_user_id: f.assignee_user_id.as_deref().map(|u| parse_id(u, "user")).transpose()?,
+        visibility: viewer(&app, &actor).await?.conversation_visibility(),
     };
     Ok(Json(app.store.list_conversations(actor.workspace_id, &q, tandem_store::Page::new(f.limit, f.offset)).await?))
 }
@@ -71,7 +87,7 @@ pub async fn create_conversation(
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)),
     responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
 pub async fn get_conversation(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<Conversation>> {
-    Ok(Json(app.store.get_conversation(actor.workspace_id, parse_id(&id, "conversation")?).await?))
+    Ok(Json(visible_conversation(&app, &actor, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -94,8 +110,17 @@ pub async fn update_conversation(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConversationUpdate>,
 ) -> ApiResult<Json<Conversation>> {
-    let id = parse_id(&id, "conversation")?;
-    Ok(Json(app.store.update_conversation(actor.workspace_id, id, req.status, req.assignee_user_id, req.team_id).await?))
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    if req.assignee_user_id.is_some() || req.team_id.is_some() {
+        // The same rules as `POST /conversations/{id}/assign`: Staff take work only for themselves.
+        let viewer = viewer(&app, &actor).await?;
+        let team = req.team_id.flatten().filter(|t| Some(*t) != conv.team_id);
+        check_assign(&app, &actor, &viewer, req.assignee_user_id.flatten(), team).await?;
+        if actor.role == Role::Staff && req.assignee_user_id == Some(None) && conv.assignee_user_id != actor.user_id() {
+            return Err(ApiError::forbidden("Staff can only give back conversations assigned to them"));
+        }
+    }
+    Ok(Json(app.store.update_conversation(actor.workspace_id, conv.id, req.status, req.assignee_user_id, req.team_id).await?))
 }
 
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = ConversationId, Path), PageQuery),
@@ -106,7 +131,8 @@ pub async fn list_messages(
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<Message>>> {
-    Ok(Json(app.store.list_messages(actor.workspace_id, parse_id(&id, "conversation")?, page.page()).await?))
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    Ok(Json(app.store.list_messages(actor.workspace_id, conv.id, page.page()).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,8 +184,8 @@ pub async fn send_message(
     ApiJson(req): ApiJson<MessageCreate>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let ws = actor.workspace_id;
-    let conversation = parse_id(&id, "conversation")?;
-    let conv = app.store.get_conversation(ws, conversation).await?;
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    let conversation = conv.id;
     let (body, content) = match (req.body, req.template, req.media) {
         (None, None, Some(m)) => {
             if !m.url.starts_with("https://") && !m.url.starts_with("http://") {
@@ -240,7 +266,7 @@ pub async fn send_message(
 #[utoipa::path(get, path = "/conversations/{id}/window", tag = "conversations", params(("id" = ConversationId, Path)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn get_window(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
-    let conv = app.store.get_conversation(actor.workspace_id, parse_id(&id, "conversation")?).await?;
+    let conv = visible_conversation(&app, &actor, &id).await?;
     let channel = app.store.get_channel(actor.workspace_id, conv.channel_id).await?;
     let settings = tandem_channels::ChannelSettings::parse(channel.kind, &channel.config)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_misconfigured", e.to_string()))?;
@@ -255,6 +281,7 @@ pub async fn get_window(State(app): State<AppState>, Auth(actor): Auth, Path(id)
 pub async fn get_media(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let message = app.store.get_message(actor.workspace_id, parse_id(&id, "message")?).await?;
+    visible_conversation(&app, &actor, &message.conversation_id.to_string()).await.map_err(|_| ApiError::not_found("message"))?;
     let stored = message.content.as_ref().and_then(|c| c.get("stored")).ok_or_else(|| ApiError::not_found("media"))?;
     let upload = stored["upload_id"].as_str().ok_or_else(|| ApiError::not_found("media"))?;
     let (filename, bytes) = app.store.load_upload(actor.workspace_id, upload).await?;

@@ -12,7 +12,10 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use tandem_core::{ConversationStatus, Role, TeamId, Timestamp, UserId};
-use tandem_inbox::metrics::{summarise, Item, Summary};
+use tandem_inbox::{
+    csat::CsatSummary,
+    metrics::{summarise, Item, Summary},
+};
 use tandem_store::{
     inbox::{Assignment, InboxItem, InboxQuery, InboxSettings, InboxView},
     tickets::Escalated,
@@ -200,6 +203,8 @@ pub struct InboxMetrics {
     /// Conversations started in the range: `by_type` is per channel; first response is the
     /// first reply (a person's or an AI agent's) after the customer's first message.
     conversations: Summary,
+    /// Answers to the surveys sent when tickets were resolved, given in the range.
+    csat: CsatSummary,
 }
 
 fn parse_instant(raw: Option<String>, field: &str) -> ApiResult<Option<Timestamp>> {
@@ -207,7 +212,7 @@ fn parse_instant(raw: Option<String>, field: &str) -> ApiResult<Option<Timestamp
 }
 
 /// Team Admin or Admin: first response and resolution times (working hours when configured),
-/// first-contact resolution, volume per type and per assignee. Team Admins see the tickets of
+/// first-contact resolution, volume per type and per assignee, CSAT. Team Admins see the tickets of
 /// their teams and their own.
 #[utoipa::path(get, path = "/inbox/metrics", tag = "inbox", params(MetricsRange),
     responses((status = 200, body = InboxMetrics), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -237,11 +242,13 @@ pub async fn metrics(State(app): State<AppState>, auth: Auth, Query(r): Query<Me
         })
         .collect();
     let conversations = app.store.conversation_metric_items(ws, from, to).await?;
+    let answers: Vec<_> = app.store.csat_answers_between(ws, from, to).await?.into_iter().map(|a| (a.scale, a.score)).collect();
     Ok(Json(InboxMetrics {
         from,
         to,
         working_hours: hours.is_some(),
         tickets: summarise(&tickets, hours),
         conversations: summarise(&conversations, hours),
+        csat: tandem_inbox::csat::summarise(&answers),
     }))
 }

@@ -6,6 +6,7 @@ mod audit;
 mod channels;
 mod contacts;
 mod conversations;
+mod events;
 mod health;
 mod imports;
 mod inbox;
@@ -97,6 +98,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::get_ticket, tickets::update_ticket, tickets::delete_ticket))
         .routes(routes!(tickets::list_notes, tickets::add_note))
         .routes(routes!(tickets::list_events))
+        .routes(routes!(tickets::list_csat))
         .routes(routes!(tickets::list_types))
         .routes(routes!(tickets::put_type, tickets::delete_type))
         .routes(routes!(inbox::get_settings, inbox::put_settings))
@@ -104,6 +106,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::assign))
         .routes(routes!(inbox::sweep))
         .routes(routes!(inbox::metrics))
+        .routes(routes!(events::events))
 }
 
 /// `limit` and `offset` query parameters.

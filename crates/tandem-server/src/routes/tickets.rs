@@ -19,6 +19,7 @@ use tandem_inbox::{
     ticket::{TicketId, TicketStatus, TicketTypeKey, Viewer},
 };
 use tandem_store::{
+    csat::CsatSurvey,
     tickets::{NewTicket, Ticket, TicketEvent, TicketNote, TicketQuery, TicketType, TicketUpdate},
     Paged,
 };
@@ -248,9 +249,26 @@ pub async fn update_ticket(
         team_id: req.team_id,
         fields: req.fields,
     };
+    let was = ticket.status;
     let ticket = app.store.update_ticket(actor.workspace_id, ticket.id, update).await?;
     app.store.audit(&actor, "update", "ticket", Some(ticket.id.to_string()), None).await?;
+    if ticket.status == TicketStatus::Resolved && was != TicketStatus::Resolved {
+        // The ticket is resolved either way: a survey that cannot be queued is logged.
+        if let Err(e) = crate::csat::send_survey(&app.store, actor.workspace_id, &ticket, app.config.channels.send_max_attempts).await {
+            tracing::warn!(error = %e, ticket = %ticket.id, "could not send the satisfaction survey");
+        }
+    }
     Ok(Json(ticket))
+}
+
+/// The satisfaction surveys sent when the ticket was resolved (one per resolution), with the
+/// customer's answers.
+#[utoipa::path(get, path = "/tickets/{id}/csat", tag = "tickets", params(("id" = TicketId, Path)),
+    responses((status = 200, body = Items<CsatSurvey>), (status = 404, body = ErrorBody)))]
+pub async fn list_csat(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<Items<CsatSurvey>>> {
+    let viewer = viewer(&app, &actor).await?;
+    let ticket = visible_ticket(&app, &actor, &viewer, &id).await?;
+    Ok(Json(app.store.ticket_csat(actor.workspace_id, ticket.id).await?.into()))
 }
 
 /// Admin only.

@@ -252,11 +252,18 @@ async fn a_handed_off_conversation_stays_silent_until_given_back() {
         m["items"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").cloned().collect::<Vec<_>>()
     };
 
+    // Handed-off conversations go to the Support team's queue (the sweep would come a minute later).
+    let support = app.store().create_team(t.id, "Support").await.unwrap().id;
+    let settings = json!({"routing": {"default_team_id": support}});
+    assert_eq!(app.send(Method::PUT, "/api/v1/inbox/settings", &t.admin_key, settings).await.status(), 200);
+
     customer_says("I want to talk to a human, please.").await;
     let (status, job) = turn().await;
     assert_eq!(status, 202, "{job}");
     assert_eq!(wait_job(&app, &t.staff_key, &job).await["status"], "succeeded");
     assert_eq!(outbound().await.len(), 1, "the handoff message went out");
+    let (_, routed) = json(app.get(&format!("/api/v1/conversations/{convo_id}"), &t.staff_key).await).await;
+    assert_eq!(routed["team_id"], support.to_string(), "routed at the handoff: {routed}");
     let (_, view) = json(app.get(&format!("/api/v1/conversations/{convo_id}/agent"), &t.staff_key).await).await;
     assert_eq!(
         (view["state"]["status"].as_str(), view["state"]["handoff_reason"].as_str()),

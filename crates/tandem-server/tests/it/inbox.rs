@@ -225,7 +225,33 @@ async fn views(backend: Backend) {
     );
     assert_eq!(listed_for(&app, &mate, "q=refund").await, [id(bob)]);
     let (_, by_key) = json(app.get("/api/v1/inbox/conversations", &t.staff_key).await).await;
-    assert!(ids(&by_key).is_empty(), "a staff API key belongs to no team");
+    assert_eq!(ids(&by_key).len(), 4, "an API key is an integration, not a person: it works on the whole inbox");
+
+    // The conversation endpoints apply the same rule: what Staff do not see is not found.
+    assert_eq!(sorted(ids(&call(&app, &staff, Method::GET, "/api/v1/conversations", None).await.1)), sorted(vec![id(sheena), id(bob)]));
+    for path in [
+        format!("/api/v1/conversations/{carl}"),
+        format!("/api/v1/conversations/{carl}/messages"),
+        format!("/api/v1/conversations/{carl}/window"),
+        format!("/api/v1/conversations/{carl}/agent"),
+    ] {
+        // Carl's conversation is assigned to the mate, in no team.
+        assert_error(&call(&app, &staff, Method::GET, &path, None).await, 404, "not_found");
+        assert_eq!(call(&app, &mate, Method::GET, &path, None).await.0, 200, "{path}");
+    }
+    let dora_path = format!("/api/v1/conversations/{dora}/messages");
+    assert_error(&call(&app, &staff, Method::POST, &dora_path, Some(json!({"body": "hello"}))).await, 404, "not_found");
+    // Staff change their own assignment only.
+    let bob_path = format!("/api/v1/conversations/{bob}");
+    assert_error(&call(&app, &staff, Method::PATCH, &bob_path, Some(json!({"assignee_user_id": mate.id}))).await, 403, "forbidden");
+    let (status, took) = call(&app, &staff, Method::PATCH, &bob_path, Some(json!({"assignee_user_id": staff.id}))).await;
+    assert_eq!((status, took["assignee_user_id"].as_str()), (200, Some(staff.id.to_string().as_str())), "{took}");
+    let sheena_path = format!("/api/v1/conversations/{sheena}");
+    assert_error(&call(&app, &mate, Method::PATCH, &sheena_path, Some(json!({"assignee_user_id": null}))).await, 403, "forbidden");
+    let (status, back) =
+        call(&app, &staff, Method::PATCH, &sheena_path, Some(json!({"assignee_user_id": null, "status": "pending"}))).await;
+    assert_eq!((status, back["assignee_user_id"].is_null(), back["status"].as_str()), (200, true, Some("pending")), "{back}");
+    s.update_conversation(t.id, sheena, Some(tandem_core::ConversationStatus::Open), Some(Some(staff.id)), None).await.unwrap();
     let (_, all) = json(app.get("/api/v1/inbox/conversations?view=all", key).await).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 4);
     let item = all["items"].as_array().unwrap().iter().find(|i| i["id"] == id(sheena)).unwrap().clone();
