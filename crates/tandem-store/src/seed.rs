@@ -2,7 +2,7 @@
 //! channel and their messages, in multi-row inserts (the API would take an hour to write two
 //! million messages one by one, and what is measured is reading them back).
 
-use tandem_core::{ChannelId, ConversationId, Timestamp, WorkspaceId};
+use tandem_core::{ChannelId, ContactId, ConversationId, Timestamp, WorkspaceId};
 
 use crate::{sql::run, Result, Store};
 
@@ -23,6 +23,7 @@ impl Store {
         let now = Timestamp::now().millis();
         let span = 30 * 86_400_000i64;
         let ids: Vec<ConversationId> = (0..conversations).map(|_| ConversationId::new()).collect();
+        let contacts_ids: Vec<ContactId> = (0..conversations).map(|_| ContactId::new()).collect();
         let statuses = ["open", "open", "pending", "resolved", "snoozed"];
         for (chunk_index, chunk) in ids.chunks(ROWS_PER_INSERT).enumerate() {
             let turn = self.writes().await?;
@@ -36,7 +37,7 @@ impl Store {
                 if k > 0 {
                     contacts.push(", ");
                 }
-                contacts.push("(").bind(format!("seed-contact-{i}")).push(", ").bind(ws.to_string()).push(", ");
+                contacts.push("(").bind(contacts_ids[i].to_string()).push(", ").bind(ws.to_string()).push(", ");
                 contacts.bind(format!("Customer{i}")).push(", ").bind(format!("Seed{}", i % 997)).push(", ");
                 contacts.bind(format!("+3361{:07}", i)).push(", ").bind(started(i)).push(", ").bind(started(i)).push(")");
             }
@@ -51,7 +52,7 @@ impl Store {
                     convs.push(", ");
                 }
                 convs.push("(").bind(id.to_string()).push(", ").bind(ws.to_string()).push(", ").bind(channel.to_string()).push(", ");
-                convs.bind(format!("seed-contact-{i}")).push(", ").bind(statuses[i % statuses.len()]).push(", ").bind(last);
+                convs.bind(contacts_ids[i].to_string()).push(", ").bind(statuses[i % statuses.len()]).push(", ").bind(last);
                 convs.push(", ").bind(last).push(", ").bind(started(i)).push(", ").bind(last).push(")");
             }
             run!(convs, execute(&mut *tx))?;
