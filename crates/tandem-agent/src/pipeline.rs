@@ -299,7 +299,7 @@ impl Agent {
         run.llm_time += started.elapsed();
         run.outcome.timings.translate_ms += ms(started.elapsed());
         run.outcome.usage.add(response.prompt_tokens, response.completion_tokens);
-        let translated = response.text.trim().trim_matches('"').trim().to_string();
+        let translated = translation_only(&response.text);
         if translated.is_empty() {
             return Ok(text.to_string());
         }
@@ -599,6 +599,24 @@ impl Agent {
     }
 }
 
+/// The translation a model returned, without the preamble small models add ("Voici la
+/// traduction en français :") or the quotes around it.
+fn translation_only(reply: &str) -> String {
+    let reply = reply.trim();
+    let body = match reply.split_once('\n') {
+        Some((first, rest)) if is_preamble(first) && !rest.trim().is_empty() => rest,
+        _ => reply,
+    };
+    body.trim().trim_matches(|c| matches!(c, '"' | '“' | '”' | '«' | '»')).trim().to_string()
+}
+
+/// "Here is the translation:", "Voici la traduction en français :"... (a message's own first line
+/// may end with a colon too: "Our hours:").
+fn is_preamble(line: &str) -> bool {
+    let line = line.trim_end().to_lowercase();
+    line.ends_with(':') && ["transl", "tradu", "übersetz", "翻译", "翻訳", "แปล"].iter().any(|w| line.contains(w))
+}
+
 fn speaker_name(s: Speaker) -> &'static str {
     match s {
         Speaker::Customer => "customer",
@@ -638,6 +656,17 @@ fn message_states(message: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_translation_loses_its_preamble_and_quotes() {
+        assert_eq!(
+            translation_only("Voici la traduction en français :\n\n\"Je passe votre conversation à une personne.\""),
+            "Je passe votre conversation à une personne."
+        );
+        assert_eq!(translation_only("« Bonjour »"), "Bonjour");
+        assert_eq!(translation_only("Bonjour : nous sommes ouverts."), "Bonjour : nous sommes ouverts.");
+        assert_eq!(translation_only("Nos horaires :\nlundi à vendredi"), "Nos horaires :\nlundi à vendredi");
+    }
 
     #[test]
     fn extracted_fields_must_be_in_the_message() {
