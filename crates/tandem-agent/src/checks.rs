@@ -110,12 +110,33 @@ pub fn is_upset(message: &str) -> bool {
     if find_phrase(message, CUES.iter().copied()).is_some() {
         return true;
     }
-    // Shouting: two or more words of 4+ capitals, or repeated exclamation marks.
-    let shouted = message
-        .split_whitespace()
-        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4 && w.chars().all(|c| !c.is_lowercase()))
-        .count();
-    shouted >= 2 || message.contains("!!")
+    // Shouting: most words in capitals (product names such as NUAGE or IKEA in a calm sentence
+    // are not), or repeated exclamation marks.
+    let words: Vec<&str> = message.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).collect();
+    let shouted =
+        words.iter().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2 && w.chars().all(|c| !c.is_lowercase())).count();
+    (words.len() >= 3 && shouted * 2 > words.len()) || message.contains("!!")
+}
+
+/// The answer says, in other words, that the knowledge does not hold the answer ("the excerpts
+/// do not mention...", "n'est pas précisé"): small models write this instead of `NO_ANSWER`, and
+/// often go on to guess.
+pub fn says_not_found(answer: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = regex(
+        &RE,
+        r"(?x)
+        \bnot\s+(mentioned|provided|specified|stated|given|included|listed|found|available|indicated)\s+in\b
+        | \b(excerpts?|documents?|information|knowledge\s+base|context|text)\s+(provided\s+)?(does|do)\s+not\s+(mention|contain|say|specify|state|include|provide|give)\b
+        | \b(there\s+is\s+)?no\s+(information|mention|details?)\s+(about|on|regarding|of)\b
+        | \bi\s+(do\s+not|don't)\s+have\s+(that|this|any|the|enough)\s+information\b
+        | \b(n'est|ne\s+sont)\s+pas\s+(mentionne|precise|indique|fourni|specifie|disponible)e?s?\s+dans\b
+        | \b(extraits?|documents?|informations?)\s+(fournis\s+)?ne\s+(mentionnent|mentionne|precisent|precise|contiennent|contient|indiquent|indique)\s+pas\b
+        | \bpas\s+d'informations?\s+(sur|concernant|a\s+propos)\b | \bje\s+n'ai\s+pas\s+(cette|d'|l')\s*information\b
+        | \baucune\s+information\b
+        ",
+    );
+    re.is_match(&fold(answer))
 }
 
 /// A lead score from the words alone (0 to 100): business projects, quantities, budgets and
@@ -262,6 +283,47 @@ pub fn foreign_contact_details(answer: &str, allowed_sources: &[&str]) -> Vec<St
     contact_details(answer).into_iter().filter(|d| !allowed.contains(d)).collect()
 }
 
+/// Numbers of `text` in one canonical form: thousands separators removed (`1 200 000`, `6,000`),
+/// decimals without trailing zeros (`149.00` and `149,00` are `149`, `98,46` is `98.46`).
+pub fn numbers(text: &str) -> Vec<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = regex(&RE, r"\d+(?:[ \u{a0}\u{202f},.]\d{3})*(?:[.,]\d{1,2})?");
+    re.find_iter(text).map(|m| canonical_number(m.as_str())).collect()
+}
+
+/// Numbers of `text` read without thousands separators: a table row "LX-210 129" holds 210 and
+/// 129, not 210,129.
+fn separate_numbers(text: &str) -> Vec<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = regex(&RE, r"\d+(?:[.,]\d{1,2})?");
+    re.find_iter(text).map(|m| canonical_number(m.as_str())).collect()
+}
+
+fn canonical_number(raw: &str) -> String {
+    let (whole, decimals) = match raw.rfind(['.', ',']) {
+        Some(i) if raw.len() - i - 1 <= 2 => (&raw[..i], raw[i + 1..].trim_end_matches('0')),
+        _ => (raw, ""),
+    };
+    let whole: String = whole.chars().filter(char::is_ascii_digit).collect();
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        w => w,
+    };
+    if decimals.is_empty() {
+        whole.to_string()
+    } else {
+        format!("{whole}.{decimals}")
+    }
+}
+
+/// Numbers of the answer (prices, delays, quantities, dates: two digits or more) that none of
+/// `known` holds: the model made them up or computed them, and either way they must not reach a
+/// customer as a fact.
+pub fn ungrounded_numbers(answer: &str, known: &[&str]) -> Vec<String> {
+    let known: std::collections::HashSet<String> = known.iter().flat_map(|k| numbers(k).into_iter().chain(separate_numbers(k))).collect();
+    numbers(answer).into_iter().filter(|n| n.len() >= 2 && !known.contains(n)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +382,44 @@ mod tests {
         ] {
             assert!(!is_upset(m), "{m}");
         }
+    }
+
+    #[test]
+    fn product_names_in_capitals_are_not_shouting() {
+        assert!(!is_upset("How much does IKEA charge for a paper pendant like your NUAGE, and is Flos cheaper than you?"));
+        assert!(is_upset("WHY IS MY ORDER LATE AGAIN"));
+    }
+
+    #[test]
+    fn answers_that_say_the_knowledge_is_silent() {
+        for a in [
+            "Claire Morel's salary as head of the company is not mentioned in the provided excerpts.",
+            "The order number for Mrs Dupont's ARC lamp is not provided in the given information.",
+            "The excerpts do not mention a parking near the Lille showroom.",
+            "Le numéro de brevet n'est pas mentionné dans les extraits.",
+            "Les extraits ne précisent pas le transporteur.",
+            "I don't have that information.",
+        ] {
+            assert!(says_not_found(a), "{a}");
+        }
+        for a in [
+            "The ARC floor lamp costs 389 EUR.",
+            "Returns are free within 30 days; no receipt is needed.",
+            "Il n'est pas nécessaire de garder le carton.",
+        ] {
+            assert!(!says_not_found(a), "{a}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_compared_in_one_form() {
+        assert_eq!(numbers("1 200 000 euros, 6,000 EUR, 149.00 €, 98,46 € and 30-day returns"), ["1200000", "6000", "149", "98.46", "30"]);
+        let kb = ["PLUME desk lamp: 109.00 EUR. Returns within 30 days. Lighting study: 290 EUR HT."];
+        assert!(ungrounded_numbers("The PLUME costs 109 euros and you have 30 days.", &kb).is_empty());
+        assert_eq!(ungrounded_numbers("Le chiffre d'affaires 2024 est de 1 200 000 euros.", &kb), ["2024", "1200000"]);
+        // One-digit numbers are often words in the sources ("two working days").
+        assert!(ungrounded_numbers("Delivery takes 2 working days.", &kb).is_empty());
+        assert!(ungrounded_numbers("The LX-210 costs 129 EUR.", &["LX-210 129 EUR"]).is_empty());
     }
 
     #[test]

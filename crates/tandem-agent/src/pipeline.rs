@@ -7,8 +7,10 @@
 //! 3. retrieval from the agent's knowledge base, then an answer grounded in those passages only
 //!    (the model says `NO_ANSWER` when they do not hold it: the agent then says so and offers a
 //!    person, and never invents);
-//! 4. output checks: no run of the instructions, no contact details that neither the customer nor
-//!    the knowledge base gave;
+//! 4. output checks: no run of the instructions, no contact details or numbers that neither the
+//!    customer nor the knowledge base gave, no answer that only says the passages are silent;
+//!    without an answer, the model reads whether the message is about an off-limits topic
+//!    (declined) or not (the agent says so and offers a person);
 //! 5. decisions: handoff (reason, team), lead score and fields; every step is logged with its
 //!    reason in [`TurnOutcome::decisions`] for the inbox and analytics.
 
@@ -559,6 +561,9 @@ impl Agent {
         if text.is_empty() || text.to_uppercase().contains("NO_ANSWER") {
             return self.no_answer(run, "the passages do not hold the answer").await;
         }
+        if checks::says_not_found(&text) {
+            return self.no_answer(run, "the answer says the passages do not hold it").await;
+        }
 
         // 4. Output checks.
         let mut secrets: Vec<&str> = vec![system.split("Excerpts:").next().unwrap_or_default()];
@@ -577,6 +582,11 @@ impl Agent {
             run.decide("output_check", "blocked", format!("the answer holds {} contact detail(s) nobody gave", foreign.len()));
             return self.no_answer(run, "the answer was not grounded").await;
         }
+        let invented = checks::ungrounded_numbers(&text, &known);
+        if !invented.is_empty() {
+            run.decide("output_check", "blocked", format!("the answer states {} that no passage holds", invented.join(", ")));
+            return self.no_answer(run, "the answer was not grounded").await;
+        }
         run.decide("answer", "grounded", format!("{} passages in the prompt", kept.len()));
         run.outcome.reply = text;
         run.outcome.kind = ReplyKind::Answer;
@@ -585,6 +595,11 @@ impl Agent {
 
     async fn no_answer(&self, run: &mut Run<'_>, why: &str) -> Result<(), AgentError> {
         run.decide("answer", "no_answer", why);
+        // Without an answer, an off-limits question is declined rather than handed to people.
+        if let Some(topic) = self.off_limits_topic(run).await? {
+            run.decide("guardrail", "refused", format!("the message is about `{topic}`"));
+            return self.reply_refusal(run).await;
+        }
         let sorry = self.message_of(run, None, "no_answer").await?;
         run.outcome.kind = ReplyKind::NoAnswer;
         if self.profile.handoff.on_no_answer {
@@ -596,6 +611,68 @@ impl Agent {
             run.outcome.reply = format!("{sorry} {offer}");
         }
         Ok(())
+    }
+}
+
+/// The model's reading of which subject a message is about (numbered from 1: the business's own
+/// matters, then the refuse topics).
+#[derive(Debug, Deserialize)]
+struct TopicVerdict {
+    subject: String,
+    category: usize,
+}
+
+/// What customers ask a business about, offered to the model beside the refuse topics: without
+/// them, a small model files "do you ship to Mars?" under an off-limits topic.
+const BUSINESS_SUBJECTS: &[&str] = &[
+    "the business's products, catalogue, stock and prices, or a product it may not sell",
+    "delivery, shipping, returns and refunds",
+    "orders, payment, quotes and invoices",
+    "warranty, repairs and spare parts",
+    "the business's shops, opening hours, addresses, parking and how to reach it",
+    "the company itself: its history, team, figures, suppliers and partners",
+];
+
+impl Agent {
+    /// The refuse topic the customer's message is about, if any, read by the model (JSON schema).
+    /// Asked only when there is no grounded answer: asked of every message, a small model finds
+    /// off-limits topics in plain questions.
+    async fn off_limits_topic(&self, run: &mut Run<'_>) -> Result<Option<String>, AgentError> {
+        let topics = &self.profile.guardrails.refuse_topics;
+        if topics.is_empty() {
+            return Ok(None);
+        }
+        let prompt = prompts::render("topic", json!({"message": run.message, "business": BUSINESS_SUBJECTS, "topics": topics}))?;
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "subject": {"type": "string", "maxLength": 100},
+                "category": {"type": "integer", "minimum": 1, "maximum": BUSINESS_SUBJECTS.len() + topics.len()}
+            },
+            "required": ["subject", "category"],
+            "additionalProperties": false
+        });
+        let started = Instant::now();
+        let request = ChatRequest::new(vec![ChatMessage::user(prompt)]).max_tokens(60).temperature(0.0);
+        let result = self.llm.complete_json::<TopicVerdict>(request, schema).await;
+        run.llm_time += started.elapsed();
+        run.outcome.timings.assess_ms += ms(started.elapsed());
+        match result {
+            Ok(structured) => {
+                let r = &structured.response;
+                run.outcome.usage.add(r.prompt_tokens, r.completion_tokens);
+                let verdict = structured.value;
+                let topic = verdict.category.checked_sub(BUSINESS_SUBJECTS.len() + 1).and_then(|i| topics.get(i)).cloned();
+                let outcome = if topic.is_some() { "off_limits" } else { "allowed" };
+                run.decide("topic", outcome, format!("asks about: {} (subject {})", verdict.subject.trim(), verdict.category));
+                Ok(topic)
+            }
+            Err(LlmError::InvalidOutput { reason, .. }) => {
+                run.decide("topic", "skipped", format!("the model's reading was invalid ({reason})"));
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("smart_reply", include_str!("../../../prompts/smart_reply.j2")),
     ("rewrite", include_str!("../../../prompts/rewrite.j2")),
     ("translate", include_str!("../../../prompts/translate.j2")),
+    ("topic", include_str!("../../../prompts/topic.j2")),
 ];
 
 fn environment() -> &'static Environment<'static> {
@@ -63,6 +64,15 @@ mod tests {
         )
         .unwrap();
         assert!(assess.contains("* big orders") && assess.contains("company, budget") && assess.contains("customer: hi"), "{assess}");
+        let topic = render(
+            "topic",
+            serde_json::json!({"message": "Who should I vote for?", "business": ["products"], "topics": ["medicine", "politics"]}),
+        )
+        .unwrap();
+        assert!(
+            topic.contains("1. products\n2. medicine\n3. politics\n") && topic.contains("\"\"\"Who should I vote for?\"\"\""),
+            "{topic}"
+        );
         for name in ["smart_reply", "rewrite", "translate"] {
             let text = render(
                 name,

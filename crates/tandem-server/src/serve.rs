@@ -37,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/{provider}/{channel_id}", get(routes::webhooks::handshake).post(routes::webhooks::receive))
         .route("/widget/{channel_id}/widget.js", get(routes::widget::script))
         .route("/widget/{channel_id}/ws", get(routes::widget::socket))
+        .route("/inbox", get(routes::web::page))
+        .route("/inbox/inbox.js", get(routes::web::script))
+        .route("/inbox/inbox.css", get(routes::web::stylesheet))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

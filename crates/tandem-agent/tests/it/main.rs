@@ -47,17 +47,21 @@ fn review(overrides: Value) -> String {
     base.to_string()
 }
 
-/// Answers a review to JSON-schema requests and `answer` to the others.
+/// Answers `topic` to the off-limits reading, a review to the other JSON-schema requests and
+/// `answer` to the rest.
 struct Model {
     review: String,
     answer: String,
+    topic: String,
 }
 
 impl Respond for Model {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         let first = body["messages"][0]["content"].as_str().unwrap_or_default();
-        let content = if body.get("response_format").is_some() {
+        let content = if body.get("response_format").is_some() && first.starts_with("You sort") {
+            self.topic.as_str()
+        } else if body.get("response_format").is_some() {
             self.review.as_str()
         } else if first.starts_with("Translate") {
             "Je vous mets en relation avec un membre de notre équipe."
@@ -69,10 +73,17 @@ impl Respond for Model {
 }
 
 async fn model(review: String, answer: &str) -> MockServer {
+    model_reading_topic(review, answer, 1).await
+}
+
+/// A model that files the message under subject number `category` (1 to 6: the business's own
+/// matters; then the profile's refuse topics).
+async fn model_reading_topic(review: String, answer: &str, category: usize) -> MockServer {
     let server = MockServer::start().await;
+    let topic = json!({"subject": "what the customer asks", "category": category}).to_string();
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(Model { review, answer: answer.into() })
+        .respond_with(Model { review, answer: answer.into(), topic })
         .mount(&server)
         .await;
     server
@@ -164,7 +175,8 @@ async fn handoffs_by_keyword_request_sentiment_and_lead_score() {
     assert_eq!(requests(&angry).await.len(), 1, "a handoff is not answered by the model");
 
     let lead = model(review(json!({"lead_score": 85})), "Business customers get 15% off from 10 lamps.").await;
-    let agent = Agent::new(profile(), client(&lead), Arc::new(Fixed(lumen_passages())));
+    let discounts = passage("price-list-and-policies.pdf", "Business discounts: 15 % from 10 to 49 lamps per order.");
+    let agent = Agent::new(profile(), client(&lead), Arc::new(Fixed(vec![discounts])));
     let out = agent.respond(&[], "We need 40 pendants for our hotel, what price?").await.unwrap();
     assert_eq!(
         (out.kind, out.handoff.unwrap().reason),
@@ -201,6 +213,61 @@ async fn without_the_answer_the_agent_says_so_and_hands_off() {
     // Only the review and the translation of the handoff message: no answer was asked for.
     let after = requests(&server).await;
     assert!(after[before..].iter().all(|r| !r["messages"][0]["content"].as_str().unwrap().contains("Excerpts:")));
+}
+
+#[tokio::test]
+async fn an_off_limits_question_without_an_answer_is_declined_not_handed_off() {
+    // Subject 9: the demo agent's third refuse topic, medical advice.
+    let server = model_reading_topic(review(json!({})), "NO_ANSWER", 9).await;
+    let agent = Agent::new(profile(), client(&server), Arc::new(Fixed(lumen_passages())));
+    let out = agent.respond(&[], "Which medication should I take for my migraine?").await.unwrap();
+    assert_eq!((out.kind, out.refused, out.handoff.is_none()), (ReplyKind::Refusal, true, true), "{}", out.reply);
+    assert!(out.reply.starts_with("Sorry, I can't help with that."), "{}", out.reply);
+    let topic = out.decisions.iter().find(|d| d.step == "topic").unwrap();
+    assert_eq!(topic.outcome, "off_limits");
+    let refused = out.decisions.iter().find(|d| d.step == "guardrail").unwrap();
+    assert!(refused.reason.contains("medical or health advice"), "{}", refused.reason);
+    // The topics reach the model numbered, with the customer's message.
+    let asked = requests(&server).await;
+    let reading = asked.iter().find(|r| r["messages"][0]["content"].as_str().unwrap().starts_with("You sort")).unwrap();
+    let prompt = reading["messages"][0]["content"].as_str().unwrap();
+    assert!(prompt.contains("9. medical or health advice") && prompt.contains("for my migraine?"), "{prompt}");
+    assert!(prompt.contains("2. delivery, shipping"), "{prompt}");
+    assert_eq!(reading["response_format"]["json_schema"]["schema"]["properties"]["category"]["maximum"], json!(14));
+
+    // An answered question is not read for topics at all.
+    // A question about the business's own matters it cannot answer goes to a person.
+    let shipping = model_reading_topic(review(json!({})), "NO_ANSWER", 2).await;
+    let agent = Agent::new(profile(), client(&shipping), Arc::new(Fixed(lumen_passages())));
+    let out = agent.respond(&[], "Do you ship to Mars?").await.unwrap();
+    assert_eq!((out.kind, out.refused, out.handoff.map(|h| h.reason)), (ReplyKind::NoAnswer, false, Some(HandoffReason::NoAnswer)));
+
+    let answered = model_reading_topic(review(json!({})), "The ORBE table lamp costs 129.00 EUR.", 9).await;
+    let agent = Agent::new(profile(), client(&answered), Arc::new(Fixed(lumen_passages())));
+    let out = agent.respond(&[], "How much is the ORBE lamp?").await.unwrap();
+    assert_eq!(out.kind, ReplyKind::Answer);
+    assert!(out.decisions.iter().all(|d| d.step != "topic"));
+}
+
+#[tokio::test]
+async fn invented_numbers_and_answers_that_only_say_nothing_are_held_back() {
+    let server = model(review(json!({})), "Atelier Lumen's turnover in 2024 was 1 200 000 EUR.").await;
+    let agent = Agent::new(profile(), client(&server), Arc::new(Fixed(lumen_passages())));
+    let out = agent.respond(&[], "What was your turnover last year?").await.unwrap();
+    assert_eq!((out.kind, out.handoff.map(|h| h.reason)), (ReplyKind::NoAnswer, Some(HandoffReason::NoAnswer)), "{}", out.reply);
+    assert!(!out.reply.contains("1 200 000"), "{}", out.reply);
+    let blocked = out.decisions.iter().find(|d| d.step == "output_check").unwrap();
+    assert!(blocked.reason.contains("2024, 1200000"), "{}", blocked.reason);
+
+    // Numbers the passages hold, in another notation, are fine.
+    let server = model(review(json!({})), "The ORBE costs 129 euros.").await;
+    let agent = Agent::new(profile(), client(&server), Arc::new(Fixed(lumen_passages())));
+    assert_eq!(agent.respond(&[], "How much is the ORBE?").await.unwrap().kind, ReplyKind::Answer);
+
+    let server = model(review(json!({})), "The provided excerpts do not mention which courier delivers the parcels.").await;
+    let agent = Agent::new(profile(), client(&server), Arc::new(Fixed(lumen_passages())));
+    let out = agent.respond(&[], "Which courier delivers your parcels, DHL or UPS?").await.unwrap();
+    assert_eq!((out.kind, out.handoff.map(|h| h.reason)), (ReplyKind::NoAnswer, Some(HandoffReason::NoAnswer)), "{}", out.reply);
 }
 
 #[tokio::test]

@@ -233,6 +233,46 @@ pub async fn resume_agent(State(app): State<AppState>, Auth(actor): Auth, Path(i
     Ok(Json(resumed))
 }
 
+/// A person takes the conversation from the AI agent: it is assigned to them and the agent stays
+/// silent (handed off, reason `taken_over`) until someone gives it back with
+/// `POST /conversations/{id}/agent/resume`.
+#[utoipa::path(post, path = "/conversations/{id}/agent/take-over", tag = "agents", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = ConversationAgent), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn take_over(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<ConversationAgent>> {
+    let Some(user) = actor.user_id() else {
+        return Err(ApiError::forbidden("a person takes a conversation over: log in as a user"));
+    };
+    let ws = actor.workspace_id;
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    let state = app.store.conversation_agent(ws, conv.id).await?;
+    let agent = match &state {
+        Some(state) => state.agent_id,
+        None => app
+            .store
+            .channel_agent(ws, conv.channel_id)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_agent", "no AI agent serves this conversation's channel"))?,
+    };
+    if conv.assignee_user_id != Some(user) {
+        let viewer = crate::routes::tickets::viewer(&app, &actor).await?;
+        crate::routes::tickets::check_assign(&app, &actor, &viewer, Some(user), None).await?;
+        app.store.update_conversation(ws, conv.id, None, Some(Some(user)), None).await?;
+    }
+    let handed = NewAgentState {
+        agent,
+        status: AgentStatus::HandedOff,
+        handoff: Some(("taken_over", None)),
+        lead_score: state.as_ref().and_then(|s| s.lead_score),
+        summary: state.as_ref().and_then(|s| s.summary.as_deref()),
+    };
+    let taken = app.store.set_conversation_agent(ws, conv.id, handed).await?;
+    let reason = format!("taken over by user {user}");
+    app.store.log_decision(ws, agent, Some(conv.id), NewDecision { step: "take_over", outcome: "silent", reason: &reason }).await?;
+    app.store.audit(&actor, "take_over", "conversation_agent", Some(id), None).await?;
+    Ok(Json(taken))
+}
+
 /// Asks the conversation's agent to answer its latest customer message (a durable job; channel
 /// webhooks enqueue the same). The reply is stored as an outbound message.
 #[utoipa::path(post, path = "/conversations/{id}/agent/turn", tag = "agents", params(("id" = ConversationId, Path)),

@@ -18,6 +18,7 @@ mod properties;
 mod session;
 mod tickets;
 mod views;
+pub mod web;
 pub mod webhooks;
 pub mod widget;
 
@@ -87,6 +88,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_runtime::set_channel_agent))
         .routes(routes!(agent_runtime::conversation_agent))
         .routes(routes!(agent_runtime::resume_agent))
+        .routes(routes!(agent_runtime::take_over))
         .routes(routes!(agent_runtime::agent_turn))
         .routes(routes!(agent_runtime::smart_replies))
         .routes(routes!(agent_runtime::rewrite))

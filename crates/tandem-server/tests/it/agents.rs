@@ -198,7 +198,7 @@ async fn the_sandbox_answers_from_the_knowledge_base_refuses_hands_off_and_learn
     assert_error(&probe, 404, "not_found");
 }
 
-async fn wait_job(app: &TestApp, key: &str, job: &Value) -> Value {
+pub(crate) async fn wait_job(app: &TestApp, key: &str, job: &Value) -> Value {
     let id = job["id"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {

@@ -32,7 +32,7 @@ fn wa_text_from(wa_id: &str, id: &str, text: &str, at: i64) -> Value {
 
 /// The Graph API's answer to a send, with a new message id each time (ids are unique per channel).
 #[derive(Default)]
-struct UniqueIds(AtomicUsize);
+pub(crate) struct UniqueIds(AtomicUsize);
 
 impl Respond for UniqueIds {
     fn respond(&self, _: &Request) -> ResponseTemplate {
@@ -41,7 +41,7 @@ impl Respond for UniqueIds {
 }
 
 /// The bodies the fake Graph API received, oldest first.
-async fn sent(graph: &MockServer) -> Vec<Value> {
+pub(crate) async fn sent(graph: &MockServer) -> Vec<Value> {
     graph.received_requests().await.unwrap_or_default().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
 }
 

@@ -458,3 +458,55 @@ async fn an_unroutable_conversation_is_looked_at_again_after_a_minute_or_at_hand
     listed(&app, key, "").await;
     assert_eq!(conversation_json(&app, key, conv).await["team_id"], vip.to_string());
 }
+
+#[tokio::test]
+async fn a_person_taking_a_conversation_over_silences_the_agent_until_given_back() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Lumen").await;
+    let camille = person(&app, &t, "camille", Role::Staff).await;
+    let (_, convo) = conversation(&app, &t, "Sheena", None).await;
+    let store = app.store();
+    let channel = store.get_conversation(t.id, convo).await.unwrap().channel_id;
+    // In Camille's team's queue: Staff see their team's conversations.
+    let support = team(&app, &t, "Support", &[camille.id]).await;
+    store.update_conversation(t.id, convo, None, None, Some(Some(support))).await.unwrap();
+    let path = format!("/api/v1/conversations/{convo}/agent/take-over");
+
+    // Without an agent on the channel there is nothing to take over (a plain assignment is).
+    assert_error(&call(&app, &camille, Method::POST, &path, None).await, 409, "no_agent");
+
+    let agent = store.create_agent(t.id, "Lumen assistant").await.unwrap().id;
+    store.set_channel_agent(t.id, channel, Some(agent)).await.unwrap();
+    message(&app, &t, convo, MessageDirection::Inbound, "My lamp arrived broken.").await;
+    // An API key is no person: it cannot take a conversation over.
+    assert_error(&json(app.send(Method::POST, &path, &t.admin_key, json!({})).await).await, 403, "forbidden");
+
+    let (status, taken) = call(&app, &camille, Method::POST, &path, None).await;
+    assert_eq!(
+        (status, taken["status"].as_str(), taken["handoff_reason"].as_str()),
+        (200, Some("handed_off"), Some("taken_over")),
+        "{taken}"
+    );
+    let (_, convo_json) = call(&app, &camille, Method::GET, &format!("/api/v1/conversations/{convo}"), None).await;
+    assert_eq!(convo_json["assignee_user_id"], camille.id.to_string(), "{convo_json}");
+
+    // The agent's turn on the customer's message stays silent, and says why.
+    let turn = format!("/api/v1/conversations/{convo}/agent/turn");
+    let (_, job) = json(app.send(Method::POST, &turn, &t.admin_key, json!({})).await).await;
+    assert_eq!(crate::agents::wait_job(&app, &t.admin_key, &job).await["status"], "succeeded");
+    let (_, view) = json(app.get(&format!("/api/v1/conversations/{convo}/agent"), &t.admin_key).await).await;
+    let steps: Vec<(&str, &str)> =
+        view["decisions"].as_array().unwrap().iter().map(|d| (d["step"].as_str().unwrap(), d["outcome"].as_str().unwrap())).collect();
+    assert!(steps.contains(&("take_over", "silent")) && steps.contains(&("turn", "silent")), "{steps:?}");
+    let (_, messages) = json(app.get(&format!("/api/v1/conversations/{convo}/messages"), &t.admin_key).await).await;
+    assert!(messages["items"].as_array().unwrap().iter().all(|m| m["direction"] == "inbound"), "{messages}");
+
+    // Given back, the agent answers again.
+    let (status, back) = call(&app, &camille, Method::POST, &format!("/api/v1/conversations/{convo}/agent/resume"), None).await;
+    assert_eq!((status, back["status"].as_str()), (200, Some("active")), "{back}");
+
+    // Another workspace cannot take it over: the conversation does not exist there.
+    let other = app.tenant("Other").await;
+    let stranger = person(&app, &other, "stranger", Role::Admin).await;
+    assert_error(&call(&app, &stranger, Method::POST, &path, None).await, 404, "not_found");
+}

@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod imports;
 mod inbox;
+mod inbox_ui;
 mod knowledge;
 mod tenancy;
 mod tickets;

@@ -261,11 +261,11 @@ async fn widget_visitors_talk_over_the_socket_and_land_in_the_inbox_postgres() {
 
 // ---- The browser test ------------------------------------------------------------------------
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub(crate) const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const SHADOW: &str = "shadow-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver in a process group of its own, so that Chromium goes with it.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: std::process::Child,
     base: String,
 }
@@ -282,7 +282,7 @@ impl Drop for Chromedriver {
 }
 
 /// The chromedriver binary, or None when it is missing and the run said browsers may be skipped.
-fn chromedriver_binary() -> Option<String> {
+pub(crate) fn chromedriver_binary() -> Option<String> {
     let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     if std::path::Path::new(&path).is_file() {
         return Some(path);
@@ -297,7 +297,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn start_chromedriver(path: &str) -> Chromedriver {
+pub(crate) async fn start_chromedriver(path: &str) -> Chromedriver {
     use std::os::unix::process::CommandExt;
     let port = free_port();
     let child = std::process::Command::new(path)
@@ -322,13 +322,13 @@ async fn start_chromedriver(path: &str) -> Chromedriver {
 }
 
 /// A W3C WebDriver session, spoken over plain HTTP.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     session: String,
 }
 
 impl Browser {
-    async fn new(driver: &Chromedriver, profile: &std::path::Path) -> Self {
+    pub(crate) async fn new(driver: &Chromedriver, profile: &std::path::Path) -> Self {
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -345,7 +345,7 @@ impl Browser {
     }
 
     /// One command; its `value`, or a panic with WebDriver's error.
-    async fn cmd(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn cmd(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let mut rb = self.http.request(method, format!("{}{path}", self.session));
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -357,12 +357,12 @@ impl Browser {
         answer["value"].clone()
     }
 
-    async fn exec(&self, script: &str) -> Value {
+    pub(crate) async fn exec(&self, script: &str) -> Value {
         self.cmd(Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
     }
 
     /// Waits for `script` to return something other than null or false.
-    async fn until(&self, what: &str, script: &str) -> Value {
+    pub(crate) async fn until(&self, what: &str, script: &str) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let v = self.exec(script).await;
@@ -398,7 +398,7 @@ impl Browser {
         self.cmd(Method::POST, &format!("/element/{el}/value"), Some(json!({"text": text}))).await;
     }
 
-    async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = self.http.delete(&self.session).send().await;
     }
 }
