@@ -6,13 +6,7 @@
 use std::sync::OnceLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
-
-/// Lower case, accents removed, typographic apostrophes made plain, spaces collapsed.
-pub fn fold(text: &str) -> String {
-    let lowered: String = text.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).collect::<String>().to_lowercase();
-    lowered.replace(['\u{2019}', '\u{2018}', '`'], "'").split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use tandem_core::text::fold;
 
 fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("static pattern"))

@@ -57,4 +57,6 @@ typed_id!(
     AgentId,
     /// One file or URL in an agent's knowledge base.
     SourceId,
+    /// Something a person is told of (an escalated ticket), until they mark it read.
+    NotificationId,
 );

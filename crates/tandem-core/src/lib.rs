@@ -15,6 +15,7 @@ pub mod llm;
 pub mod phone;
 pub mod property;
 pub mod role;
+pub mod text;
 pub mod timestamp;
 pub mod validation;
 

@@ -186,10 +186,15 @@ mod tests {
     #[test]
     fn automatic_strategies_wait_for_working_hours() {
         use crate::working_hours::{Day, WorkingHoursSpec};
-        let h: WorkingHours =
-            WorkingHoursSpec { time_zone: "UTC".into(), start: "09:00".into(), end: "18:00".into(), days: vec![Day::Mon] }
-                .try_into()
-                .unwrap();
+        let h: WorkingHours = WorkingHoursSpec {
+            time_zone: "UTC".into(),
+            start: "09:00".into(),
+            end: "18:00".into(),
+            days: vec![Day::Mon],
+            holidays: vec![],
+        }
+        .try_into()
+        .unwrap();
         // Monday 2024-01-15 10:00 UTC, then the same Monday at 20:00.
         assert!(hands_out_at(Some(&h), Timestamp::from_millis(1_705_312_800_000)));
         assert!(!hands_out_at(Some(&h), Timestamp::from_millis(1_705_312_800_000 + 10 * 3_600_000)));

@@ -137,10 +137,15 @@ mod tests {
     #[test]
     fn summarises_in_working_hours() {
         use Day::*;
-        let hours: WorkingHours =
-            WorkingHoursSpec { time_zone: "UTC".into(), start: "09:00".into(), end: "18:00".into(), days: vec![Mon, Tue, Wed, Thu, Fri] }
-                .try_into()
-                .unwrap();
+        let hours: WorkingHours = WorkingHoursSpec {
+            time_zone: "UTC".into(),
+            start: "09:00".into(),
+            end: "18:00".into(),
+            days: vec![Mon, Tue, Wed, Thu, Fri],
+            holidays: vec![],
+        }
+        .try_into()
+        .unwrap();
         let (a, b) = (UserId::new(), UserId::new());
         // Created Friday 17:00; answered Monday 10:00 (65 h later: 2 working hours).
         let items = vec![

@@ -1,11 +1,17 @@
 //! Service-level targets per priority (first response, resolution), counted in working time, and
 //! what happens when one is missed. The store keeps the instants (created, first response,
-//! resolved); this module says when each target falls due and whether it was breached.
+//! resolved, the periods spent waiting on the customer); this module says when each target falls
+//! due and whether it was breached.
+//!
+//! The resolution clock stops while a ticket is Waiting (the customer has the ball): the working
+//! time spent waiting moves the resolution due time later. Waiting that begins after the due time
+//! has passed changes nothing: a breach stays a breach. The first-response clock never stops
+//! (moving a ticket out of To do is its first response).
 
 use serde::{Deserialize, Serialize};
 use tandem_core::{TeamId, Timestamp, UserId, ValidationError};
 
-use crate::working_hours::{deadline, minutes, WorkingHours};
+use crate::working_hours::{deadline, elapsed_millis, minutes, WorkingHours};
 
 /// A ticket's priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
@@ -176,26 +182,47 @@ impl SlaPolicy {
     }
 }
 
+/// A period a ticket spent in Waiting; `until` is None while it still waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WaitingPeriod {
+    pub from: Timestamp,
+    pub until: Option<Timestamp>,
+}
+
 /// The instants an SLA is computed from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SlaClock {
     pub priority: Priority,
     pub created_at: Timestamp,
     pub first_response_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
+    /// Oldest first; only the last one may be open.
+    pub waiting: Vec<WaitingPeriod>,
 }
 
 /// Due times and breaches, as the API shows them on a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SlaStatus {
     pub first_response_due: Option<Timestamp>,
+    /// None when there is no resolution target, or while the clock is paused.
     pub resolution_due: Option<Timestamp>,
+    /// The ticket is Waiting and its resolution clock stopped before it was breached.
+    pub resolution_paused: bool,
     /// The first response came after its due time, or has not come and the time has passed.
     pub first_response_breached: bool,
     pub resolution_breached: bool,
 }
 
 impl SlaStatus {
+    /// No target, nothing due: what a ticket without a policy shows.
+    pub const NONE: SlaStatus = SlaStatus {
+        first_response_due: None,
+        resolution_due: None,
+        resolution_paused: false,
+        first_response_breached: false,
+        resolution_breached: false,
+    };
+
     pub fn breaches(&self) -> Vec<Breach> {
         let mut out = vec![];
         if self.first_response_breached {
@@ -212,16 +239,31 @@ impl SlaStatus {
 /// `now`. A target met on time stays met; one missed stays breached even once the work is done.
 pub fn evaluate(policy: &SlaPolicy, hours: Option<&WorkingHours>, clock: SlaClock, now: Timestamp) -> SlaStatus {
     let target = policy.target(clock.priority);
-    let due = |t: Option<TargetMinutes>| t.map(|t| deadline(hours, clock.created_at, t.millis()));
-    let first_response_due = due(target.first_response_minutes);
-    let resolution_due = due(target.resolution_minutes);
+    let first_response_due = target.first_response_minutes.map(|t| deadline(hours, clock.created_at, t.millis()));
+    let resolution = target.resolution_minutes.map(|t| resolution_due(hours, &clock, t.millis()));
+    let resolution_due = resolution.flatten();
     let late = |due: Option<Timestamp>, done: Option<Timestamp>| due.is_some_and(|d| done.unwrap_or(now) > d);
     SlaStatus {
         first_response_due,
         resolution_due,
+        resolution_paused: resolution.is_some_and(|r| r.is_none()),
         first_response_breached: late(first_response_due, clock.first_response_at.or(clock.resolved_at)),
         resolution_breached: late(resolution_due, clock.resolved_at),
     }
+}
+
+/// The resolution due time: `target` of working time after creation, moved later by the working
+/// time of each waiting period that began before it fell due. None while such a period is open.
+fn resolution_due(hours: Option<&WorkingHours>, clock: &SlaClock, target: i64) -> Option<Timestamp> {
+    let mut due = deadline(hours, clock.created_at, target);
+    for period in &clock.waiting {
+        if period.from >= due {
+            break;
+        }
+        let until = period.until?;
+        due = deadline(hours, due, elapsed_millis(hours, period.from, until));
+    }
+    Some(due)
 }
 
 #[cfg(test)]
@@ -235,9 +277,15 @@ mod tests {
 
     fn office() -> WorkingHours {
         use Day::*;
-        WorkingHoursSpec { time_zone: "UTC".into(), start: "09:00".into(), end: "18:00".into(), days: vec![Mon, Tue, Wed, Thu, Fri] }
-            .try_into()
-            .unwrap()
+        WorkingHoursSpec {
+            time_zone: "UTC".into(),
+            start: "09:00".into(),
+            end: "18:00".into(),
+            days: vec![Mon, Tue, Wed, Thu, Fri],
+            holidays: vec![],
+        }
+        .try_into()
+        .unwrap()
     }
 
     fn clock(p: Priority, first: Option<i64>, resolved: Option<i64>) -> SlaClock {
@@ -246,6 +294,7 @@ mod tests {
             created_at: Timestamp::from_millis(WED_16H),
             first_response_at: first.map(Timestamp::from_millis),
             resolved_at: resolved.map(Timestamp::from_millis),
+            waiting: vec![],
         }
     }
 
@@ -298,6 +347,37 @@ mod tests {
         // Resolved on time without a separate first response: both met.
         let s = evaluate(&policy, Some(&h), clock(Priority::Urgent, None, Some(WED_16H + HOUR / 4)), now.plus_millis(100 * HOUR));
         assert!(!s.first_response_breached && !s.resolution_breached);
+    }
+
+    #[test]
+    fn waiting_on_the_customer_stops_the_resolution_clock() {
+        let policy = SlaPolicy::default();
+        let h = office();
+        let period = |from: i64, until: Option<i64>| WaitingPeriod {
+            from: Timestamp::from_millis(WED_16H + from * HOUR),
+            until: until.map(|u| Timestamp::from_millis(WED_16H + u * HOUR)),
+        };
+        let with = |waiting: Vec<WaitingPeriod>| SlaClock { waiting, ..clock(Priority::Urgent, Some(WED_16H + HOUR / 2), None) };
+        // Urgent resolution is due Thursday 11:00 (19 h after Wednesday 16:00).
+        let due = Timestamp::from_millis(WED_16H + 19 * HOUR);
+        assert_eq!(evaluate(&policy, Some(&h), with(vec![]), due).resolution_due, Some(due));
+        // Waiting from 17:00 Wednesday to 10:00 Thursday: 2 working hours (17-18, 09-10) later.
+        let s = evaluate(&policy, Some(&h), with(vec![period(1, Some(18))]), due.plus_millis(HOUR));
+        assert_eq!(s.resolution_due, Some(due.plus_millis(2 * HOUR)));
+        assert!(!s.resolution_breached && !s.resolution_paused, "an hour after the old due time is within the new one");
+        // Still waiting, long after the old due time: paused, not breached.
+        let s = evaluate(&policy, Some(&h), with(vec![period(1, None)]), due.plus_millis(100 * HOUR));
+        assert_eq!((s.resolution_due, s.resolution_paused, s.resolution_breached), (None, true, false));
+        // Two periods add up; the first response is not moved.
+        let s = evaluate(&policy, Some(&h), with(vec![period(1, Some(2)), period(17, Some(18))]), due);
+        assert_eq!(s.resolution_due, Some(due.plus_millis(2 * HOUR)));
+        assert_eq!(s.first_response_due, Some(Timestamp::from_millis(WED_16H + HOUR)));
+        // Waiting that begins once the ticket is overdue changes nothing: the breach stays.
+        let s = evaluate(&policy, Some(&h), with(vec![period(20, None)]), due.plus_millis(2 * HOUR));
+        assert_eq!((s.resolution_due, s.resolution_paused, s.resolution_breached), (Some(due), false, true));
+        // Without working hours, waiting counts in calendar time.
+        let s = evaluate(&policy, None, with(vec![period(1, Some(3))]), Timestamp::from_millis(WED_16H));
+        assert_eq!(s.resolution_due, Some(Timestamp::from_millis(WED_16H + 6 * HOUR)));
     }
 
     #[test]

@@ -2,19 +2,26 @@
 //! arithmetic that routing, SLA timers and response-time metrics need: how much working time lies
 //! between two instants, and which instant comes a given amount of working time after another.
 //!
+//! Holidays (dates in the workspace's zone, e.g. 2024-12-25) are closed all day, whatever their
+//! weekday.
+//!
 //! Each day's opening is turned into instants in the workspace's IANA zone separately, so a
 //! daylight-saving change moves the opening with the wall clock (09:00 stays 09:00 local), and a
 //! day's length follows the clock people read.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use tandem_core::{Timestamp, ValidationError};
-use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
+use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
 use time_tz::{OffsetDateTimeExt, PrimitiveDateTimeExt, TimeZone, Tz};
 
 const MINUTES_PER_DAY: u16 = 24 * 60;
 const MS_PER_MINUTE: i64 = 60_000;
 /// How many days a deadline search may walk: ten years covers any target a policy accepts.
 const MAX_DAYS: i64 = 3_660;
+/// Enough for decades of public holidays, few enough that every lookup stays cheap.
+pub const MAX_HOLIDAYS: usize = 1_000;
 
 /// A day of the week as the API writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -53,6 +60,10 @@ pub struct WorkingHoursSpec {
     pub end: String,
     /// Working days, e.g. `["mon", "tue", "wed", "thu", "fri"]`.
     pub days: Vec<Day>,
+    /// Days closed whatever their weekday, `YYYY-MM-DD` in the workspace's zone (public
+    /// holidays, the office's closing days).
+    #[serde(default)]
+    pub holidays: Vec<String>,
 }
 
 /// Valid working hours: a known zone, an opening before the closing on the same day, at least one
@@ -66,6 +77,7 @@ pub struct WorkingHours {
     start: u16,
     end: u16,
     days: [bool; 7],
+    holidays: BTreeSet<Date>,
 }
 
 impl std::fmt::Debug for WorkingHours {
@@ -76,7 +88,11 @@ impl std::fmt::Debug for WorkingHours {
 
 impl PartialEq for WorkingHours {
     fn eq(&self, other: &Self) -> bool {
-        self.zone.name() == other.zone.name() && self.start == other.start && self.end == other.end && self.days == other.days
+        self.zone.name() == other.zone.name()
+            && self.start == other.start
+            && self.end == other.end
+            && self.days == other.days
+            && self.holidays == other.holidays
     }
 }
 
@@ -105,6 +121,21 @@ fn format_clock(minutes: u16) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+fn parse_date(raw: &str) -> Result<Date, ValidationError> {
+    let bad = || ValidationError::new("holidays", "invalid_date", format!("`{raw}` is not a date (expected YYYY-MM-DD)"));
+    let mut parts = raw.trim().splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else { return Err(bad()) };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let (y, m, d): (i32, u8, u8) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+    Date::from_calendar_date(y, Month::try_from(m).map_err(|_| bad())?, d).map_err(|_| bad())
+}
+
+fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 impl TryFrom<WorkingHoursSpec> for WorkingHours {
     type Error = ValidationError;
     fn try_from(spec: WorkingHoursSpec) -> Result<Self, Self::Error> {
@@ -131,7 +162,11 @@ impl TryFrom<WorkingHoursSpec> for WorkingHours {
         if !days.contains(&true) {
             return Err(ValidationError::new("days", "no_working_days", "working hours need at least one working day"));
         }
-        Ok(Self { zone, start, end, days })
+        if spec.holidays.len() > MAX_HOLIDAYS {
+            return Err(ValidationError::new("holidays", "too_many_holidays", format!("at most {MAX_HOLIDAYS} holidays")));
+        }
+        let holidays = spec.holidays.iter().map(|d| parse_date(d)).collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(Self { zone, start, end, days, holidays })
     }
 }
 
@@ -142,6 +177,7 @@ impl From<WorkingHours> for WorkingHoursSpec {
             start: format_clock(h.start),
             end: format_clock(h.end),
             days: Day::ALL.into_iter().filter(|d| h.days[d.index()]).collect(),
+            holidays: h.holidays.iter().copied().map(format_date).collect(),
         }
     }
 }
@@ -181,9 +217,11 @@ impl WorkingHours {
         to_millis(local.assume_timezone_utc(self.zone))
     }
 
-    /// The working window of a local date, as Unix milliseconds, or None on a day off.
+    /// The working window of a local date, as Unix milliseconds, or None on a day off or a
+    /// holiday.
     fn window(&self, date: Date) -> Option<(i64, i64)> {
-        self.days[Day::of(date.weekday()).index()].then(|| (self.instant(date, self.start), self.instant(date, self.end)))
+        (self.days[Day::of(date.weekday()).index()] && !self.holidays.contains(&date))
+            .then(|| (self.instant(date, self.start), self.instant(date, self.end)))
     }
 
     /// Whether the business is open at `t`.
@@ -275,7 +313,9 @@ mod tests {
     use time::macros::datetime;
 
     fn hours(zone: &str, start: &str, end: &str, days: &[Day]) -> WorkingHours {
-        WorkingHoursSpec { time_zone: zone.into(), start: start.into(), end: end.into(), days: days.to_vec() }.try_into().unwrap()
+        WorkingHoursSpec { time_zone: zone.into(), start: start.into(), end: end.into(), days: days.to_vec(), holidays: vec![] }
+            .try_into()
+            .unwrap()
     }
 
     fn weekdays(zone: &str) -> WorkingHours {
@@ -296,6 +336,7 @@ mod tests {
             start: start.into(),
             end: end.into(),
             days,
+            holidays: vec![],
         };
         let err = |s: WorkingHoursSpec| WorkingHours::try_from(s).unwrap_err().code;
         assert_eq!(err(spec("Mars/Olympus", "09:00", "18:00", vec![Day::Mon])), "invalid_time_zone");
@@ -303,6 +344,10 @@ mod tests {
         assert_eq!(err(spec("Europe/Paris", "09:00", "24:30", vec![Day::Mon])), "invalid_time");
         assert_eq!(err(spec("Europe/Paris", "18:00", "09:00", vec![Day::Mon])), "invalid_hours");
         assert_eq!(err(spec("Europe/Paris", "09:00", "18:00", vec![])), "no_working_days");
+        for bad in ["2024-02-30", "2024-13-01", "25/12/2024", "2024-1-05", ""] {
+            let with = WorkingHoursSpec { holidays: vec![bad.into()], ..spec("UTC", "09:00", "18:00", vec![Day::Mon]) };
+            assert_eq!(err(with), "invalid_date", "{bad:?}");
+        }
         let ok: WorkingHours = spec("Europe/Paris", "00:00", "24:00", vec![Day::Sun]).try_into().unwrap();
         assert_eq!(ok.minutes_per_day(), 1440);
     }
@@ -313,7 +358,7 @@ mod tests {
         let json = serde_json::to_value(&h).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"time_zone": "Europe/Paris", "start": "09:00", "end": "18:00", "days": ["mon", "tue", "wed", "thu", "fri"]})
+            serde_json::json!({"time_zone": "Europe/Paris", "start": "09:00", "end": "18:00", "days": ["mon", "tue", "wed", "thu", "fri"], "holidays": []})
         );
         let back: WorkingHours = serde_json::from_value(json).unwrap();
         assert_eq!(back, h);
@@ -404,6 +449,39 @@ mod tests {
         assert_eq!(elapsed_millis(None, from, at(datetime!(2024-01-13 17:00 UTC))), 24 * HOUR);
         let h = weekdays("UTC");
         assert_eq!(deadline(Some(&h), from, 3 * HOUR), at(datetime!(2024-01-15 11:00 UTC)));
+    }
+
+    #[test]
+    fn holidays_are_closed_all_day() {
+        use Day::*;
+        let spec = WorkingHoursSpec {
+            time_zone: "Europe/Paris".into(),
+            start: "09:00".into(),
+            end: "18:00".into(),
+            days: vec![Mon, Tue, Wed, Thu, Fri],
+            // Christmas (Wednesday) twice and Boxing Day: duplicates collapse, order does not matter.
+            holidays: vec!["2024-12-26".into(), "2024-12-25".into(), "2024-12-25".into()],
+        };
+        let h: WorkingHours = spec.try_into().unwrap();
+        assert_eq!(serde_json::to_value(&h).unwrap()["holidays"], serde_json::json!(["2024-12-25", "2024-12-26"]));
+        assert!(!h.is_open_at(at(datetime!(2024-12-25 10:00 UTC))), "Christmas is closed");
+        assert!(h.is_open_at(at(datetime!(2024-12-24 10:00 UTC))));
+        // Tuesday 17:00 local (16:00 UTC) + 2 working hours: 1 h on Tuesday, Wednesday and
+        // Thursday are holidays, Friday 10:00 local.
+        let from = at(datetime!(2024-12-24 16:00 UTC));
+        assert_eq!(h.add_working_millis(from, 2 * HOUR), at(datetime!(2024-12-27 09:00 UTC)));
+        assert_eq!(h.working_millis_between(from, at(datetime!(2024-12-27 09:00 UTC))), 2 * HOUR);
+        // The holiday is a local date: in Auckland (UTC+13 in December) Christmas morning is the
+        // evening of the 24th in UTC.
+        let auckland: WorkingHours = WorkingHoursSpec {
+            time_zone: "Pacific/Auckland".into(),
+            holidays: vec!["2024-12-25".into()],
+            ..WorkingHoursSpec::from(weekdays("UTC"))
+        }
+        .try_into()
+        .unwrap();
+        assert!(!auckland.is_open_at(at(datetime!(2024-12-24 21:00 UTC))), "10:00 on Christmas Day in Auckland");
+        assert!(auckland.is_open_at(at(datetime!(2024-12-25 21:00 UTC))), "10:00 on the 26th in Auckland");
     }
 
     #[test]

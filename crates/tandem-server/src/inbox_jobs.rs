@@ -1,7 +1,7 @@
 //! The periodic inbox sweep (job `inbox.sweep`, one chain per workspace that saved inbox
 //! settings): routes the conversations waiting for people (handed off by the AI agent, or on
-//! channels without one) and escalates tickets whose SLA targets were missed, so both happen
-//! even when nobody opens the inbox. Reading the inbox and tickets does the same on the spot.
+//! channels without one), opens snoozed conversations whose time has come, and escalates tickets
+//! whose SLA targets were missed, so all of it happens even when nobody opens the inbox. Reading the inbox and tickets does the same on the spot.
 //! The chain starts when a workspace saves inbox settings or creates a ticket; finished sweeps
 //! are deleted as the chain goes, so it leaves no trail of job rows.
 
@@ -14,8 +14,10 @@ use tandem_store::{inbox::SWEEP_INTERVAL_MS, jobs::Job, Store, StoreError};
 pub async fn sweep(store: &Store, job: &Job) -> Result<Value, StoreError> {
     let ws = job.workspace_id;
     let routed = store.route_waiting(ws).await?;
-    let escalated = store.escalate_tickets(ws, Timestamp::now()).await?;
+    let now = Timestamp::now();
+    let woken = store.wake_snoozed(ws, now).await?;
+    let escalated = store.escalate_tickets(ws, now).await?;
     store.prune_inbox_sweeps(ws).await?;
     store.schedule_inbox_sweep(ws, SWEEP_INTERVAL_MS).await?;
-    Ok(json!({"routed": routed.len(), "escalated": escalated.len()}))
+    Ok(json!({"routed": routed.len(), "woken": woken.len(), "escalated": escalated.len()}))
 }

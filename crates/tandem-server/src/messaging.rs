@@ -101,7 +101,14 @@ async fn apply(store: &Store, stored: &StoredInboundEvent, event: InboundEvent) 
                 .await?;
             // A reply to a satisfaction survey is recorded on its ticket.
             let csat = store.take_csat_answer(ws, conversation.id, message.id, &message.body).await?.and_then(|s| s.score);
-            Ok(json!({"message_id": message.id, "conversation_id": conversation.id, "contact_id": contact, "new": new, "csat": csat}))
+            // Otherwise a keyword rule may open a ticket (a redelivery opens none: `new` is false).
+            let ticket = match (new, csat) {
+                (true, None) => store.open_ticket_by_rules(ws, conversation.id, message.id, &message.body).await?.map(|t| t.id),
+                _ => None,
+            };
+            Ok(
+                json!({"message_id": message.id, "conversation_id": conversation.id, "contact_id": contact, "new": new, "csat": csat, "ticket": ticket}),
+            )
         }
         InboundKind::Status { provider_message_id, status, failure, .. } => {
             let status = match status {

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/{provider}/{channel_id}", get(routes::webhooks::handshake).post(routes::webhooks::receive))
         .route("/widget/{channel_id}/widget.js", get(routes::widget::script))
         .route("/widget/{channel_id}/ws", get(routes::widget::socket))
+        .route("/media/{token}", get(routes::public_media))
         .route("/inbox", get(routes::web::page))
         .route("/inbox/inbox.js", get(routes::web::script))
         .route("/inbox/inbox.css", get(routes::web::stylesheet))

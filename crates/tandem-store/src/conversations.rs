@@ -24,6 +24,9 @@ pub struct Conversation {
     pub updated_at: Timestamp,
     /// When it was last marked resolved; `null` while it is not.
     pub resolved_at: Option<Timestamp>,
+    /// A snoozed conversation opens again at this instant (the inbox sweep wakes it), or when
+    /// the customer writes; `null` when not snoozed, or snoozed until the customer writes.
+    pub snoozed_until: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -76,6 +79,7 @@ pub(crate) struct Row {
     created_at: i64,
     updated_at: i64,
     resolved_at: Option<i64>,
+    snoozed_until: Option<i64>,
 }
 
 impl TryFrom<Row> for Conversation {
@@ -93,6 +97,7 @@ impl TryFrom<Row> for Conversation {
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
             resolved_at: r.resolved_at.map(Timestamp::from_millis),
+            snoozed_until: r.snoozed_until.map(Timestamp::from_millis),
         })
     }
 }
@@ -137,11 +142,17 @@ const COLUMNS: &str = "id, channel_id, contact_id, status, assignee_user_id, tea
 const MESSAGE_COLUMNS: &str = "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, created_at";
 /// Conversation columns read back (the insert names [`COLUMNS`] only).
 pub(crate) const SELECT_COLUMNS: &str =
-    "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, last_inbound_at, created_at, updated_at, resolved_at";
+    "id, channel_id, contact_id, status, assignee_user_id, team_id, last_message_at, last_inbound_at, created_at, updated_at, resolved_at, \
+     snoozed_until";
 /// Message columns read back.
 pub(crate) const MESSAGE_SELECT: &str =
     "id, conversation_id, channel_id, direction, body, status, provider_message_id, error, content, author, status_at, created_at";
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// The customer wrote: a conversation snoozed or pending (waiting on them) is open again.
+pub(crate) const WAKE_ON_INBOUND: &str =
+    ", status = CASE WHEN status IN ('snoozed', 'pending') THEN 'open' ELSE status END, snoozed_until = NULL";
+/// The longest snooze.
+pub const MAX_SNOOZE_MS: i64 = 365 * 86_400_000;
 
 impl Store {
     pub async fn create_conversation(&self, ws: WorkspaceId, channel: ChannelId, contact: ContactId) -> Result<Conversation> {
@@ -218,12 +229,62 @@ impl Store {
             (true, false) => sql.push(", resolved_at = NULL"),
             _ => &mut sql,
         };
+        if status != ConversationStatus::Snoozed {
+            sql.push(", snoozed_until = NULL");
+        }
         sql.push(", assignee_user_id = ").bind(assignee.unwrap_or(current.assignee_user_id).map(|u| u.to_string()));
         sql.push(", team_id = ").bind(team.unwrap_or(current.team_id).map(|t| t.to_string()));
         sql.push(", updated_at = ").bind(now).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, execute(&*self.writes().await?))?;
         self.publish(ws, EventKind::ConversationUpdated, id, None).await;
         self.get_conversation(ws, id).await
+    }
+
+    /// Snoozes a conversation until `until` (None: until the customer writes). The inbox sweep
+    /// wakes it; the workspace's sweep is scheduled if it was not.
+    pub async fn snooze_conversation(&self, ws: WorkspaceId, id: ConversationId, until: Option<Timestamp>) -> Result<Conversation> {
+        let current = self.get_conversation(ws, id).await?;
+        let now = Timestamp::now();
+        if until.is_some_and(|u| u <= now || u.millis() - now.millis() > MAX_SNOOZE_MS) {
+            return Err(StoreError::invalid(
+                "snoozed_until",
+                "invalid_snooze",
+                "a conversation snoozes until a moment in the next 365 days",
+            ));
+        }
+        let mut sql = self.sql("UPDATE conversations SET status = ");
+        sql.bind(ConversationStatus::Snoozed.as_str()).push(", snoozed_until = ").bind(until.map(Timestamp::millis));
+        if current.status == ConversationStatus::Resolved {
+            sql.push(", resolved_at = NULL");
+        }
+        sql.push(", updated_at = ").bind(now.millis()).push(" WHERE workspace_id = ").bind(ws.to_string());
+        sql.push(" AND id = ").bind(id.to_string());
+        run!(sql, execute(&*self.writes().await?))?;
+        if until.is_some() {
+            self.schedule_inbox_sweep(ws, crate::inbox::SWEEP_INTERVAL_MS).await?;
+        }
+        self.publish(ws, EventKind::ConversationUpdated, id, None).await;
+        self.get_conversation(ws, id).await
+    }
+
+    /// Opens the workspace's snoozed conversations whose time has come; answers their ids.
+    pub async fn wake_snoozed(&self, ws: WorkspaceId, now: Timestamp) -> Result<Vec<ConversationId>> {
+        let mut sql = self.sql("SELECT id FROM conversations WHERE workspace_id = ");
+        sql.bind(ws.to_string()).push(" AND status = 'snoozed' AND snoozed_until <= ").bind(now.millis());
+        let due = run!(sql, as (String,), fetch_all(&self.pool))?;
+        let mut woken = vec![];
+        for (id,) in due {
+            let mut sql = self.sql("UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ");
+            sql.bind(now.millis()).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.clone());
+            // Changed meanwhile (answered, snoozed again): leave it.
+            sql.push(" AND status = 'snoozed' AND snoozed_until <= ").bind(now.millis());
+            if run!(sql, execute(&*self.writes().await?))?.rows_affected() == 1 {
+                let id: ConversationId = id.parse().map_err(corrupt("conversation id"))?;
+                self.publish(ws, EventKind::ConversationUpdated, id, None).await;
+                woken.push(id);
+            }
+        }
+        Ok(woken)
     }
 
     /// Stores a message. With a provider message id already stored on this channel, returns the
@@ -250,7 +311,11 @@ impl Store {
         let inserted = run!(sql, execute(&mut *tx))?.rows_affected() == 1;
         if inserted {
             let mut sql = self.sql("UPDATE conversations SET last_message_at = ");
-            sql.bind(now.millis()).push(", updated_at = ").bind(now.millis()).push(" WHERE id = ").bind(conversation.to_string());
+            sql.bind(now.millis()).push(", updated_at = ").bind(now.millis());
+            if new.direction == MessageDirection::Inbound {
+                sql.push(WAKE_ON_INBOUND);
+            }
+            sql.push(" WHERE id = ").bind(conversation.to_string());
             run!(sql, execute(&mut *tx))?;
             if new.direction == MessageDirection::Outbound {
                 let mut sql = self.sql("UPDATE contacts SET last_contacted_at = ");

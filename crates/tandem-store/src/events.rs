@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tandem_core::{ConversationId, MessageId, Timestamp, WorkspaceId};
+use tandem_core::{ConversationId, MessageId, NoteId, Timestamp, WorkspaceId};
 use tokio::sync::{broadcast, OnceCell};
 
 use crate::{Backend, Store};
@@ -31,6 +31,9 @@ pub enum EventKind {
     /// Status, assignee, team or the AI agent's state changed.
     #[serde(rename = "conversation.updated")]
     ConversationUpdated,
+    /// An internal note was written in the conversation.
+    #[serde(rename = "note.created")]
+    NoteCreated,
 }
 
 impl EventKind {
@@ -39,6 +42,7 @@ impl EventKind {
             EventKind::MessageCreated => "message.created",
             EventKind::MessageStatus => "message.status",
             EventKind::ConversationUpdated => "conversation.updated",
+            EventKind::NoteCreated => "note.created",
         }
     }
 }
@@ -49,6 +53,9 @@ pub struct InboxEvent {
     pub kind: EventKind,
     pub conversation_id: ConversationId,
     pub message_id: Option<MessageId>,
+    /// For `note.created`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_id: Option<NoteId>,
     pub at: Timestamp,
 }
 
@@ -123,7 +130,26 @@ impl Store {
     /// Publishes an event of a change that has committed. A failure costs live views one update
     /// (they reload on reconnect), never the change: it is logged, not returned.
     pub(crate) async fn publish(&self, ws: WorkspaceId, kind: EventKind, conversation: ConversationId, message: Option<MessageId>) {
-        let event = InboxEvent { workspace_id: ws, kind, conversation_id: conversation, message_id: message, at: Timestamp::now() };
+        let event =
+            InboxEvent { workspace_id: ws, kind, conversation_id: conversation, message_id: message, note_id: None, at: Timestamp::now() };
+        self.send_event(event).await
+    }
+
+    pub(crate) async fn publish_note(&self, ws: WorkspaceId, conversation: ConversationId, note: NoteId) {
+        let kind = EventKind::NoteCreated;
+        let event = InboxEvent {
+            workspace_id: ws,
+            kind,
+            conversation_id: conversation,
+            message_id: None,
+            note_id: Some(note),
+            at: Timestamp::now(),
+        };
+        self.send_event(event).await
+    }
+
+    async fn send_event(&self, event: InboxEvent) {
+        let kind = event.kind;
         match self.backend() {
             Backend::Sqlite => {
                 let _ = self.events.sender.send(event); // no subscriber: nobody to tell

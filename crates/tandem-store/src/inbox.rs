@@ -14,6 +14,7 @@ use tandem_inbox::{
     metrics::Item,
     sla::{EscalationAction, SlaPolicy},
     ticket::Visibility,
+    ticket_rules::{TicketRule, MAX_RULES},
     working_hours::WorkingHours,
 };
 
@@ -21,9 +22,9 @@ use crate::{
     agent_runtime::AgentStatus,
     conversations::{Conversation, Row as ConversationRow},
     error::corrupt,
-    sql::run,
+    sql::{run, Sql},
     tickets::push_visibility,
-    Page, Paged, Result, Store, StoreError,
+    Backend, Page, Paged, Result, Store, StoreError,
 };
 
 /// Job kind of the periodic inbox sweep of one workspace (route waiting conversations, escalate
@@ -46,6 +47,10 @@ pub struct InboxSettings {
     /// The survey sent when a ticket with a conversation is resolved; `null`: none.
     #[serde(default)]
     pub csat: Option<CsatSettings>,
+    /// Keyword rules that open a ticket when a customer's message says one of their keywords
+    /// (the first rule that matches; none while the conversation has an open ticket).
+    #[serde(default)]
+    pub ticket_rules: Vec<TicketRule>,
 }
 
 /// The inbox's views.
@@ -89,6 +94,19 @@ pub struct InboxItem {
     pub contact_phone: Option<String>,
     /// The AI agent's state, when an agent took part.
     pub agent_status: Option<AgentStatus>,
+    /// The latest message, for the list's preview line.
+    pub last_message: Option<MessagePreview>,
+}
+
+/// The start of a conversation's latest message.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MessagePreview {
+    /// `inbound` (the customer) or `outbound`.
+    pub direction: String,
+    /// Who wrote an outbound message: `agent` (an AI agent), `csat` (a survey), a user's id.
+    pub author: Option<String>,
+    /// The first 160 characters of its text (empty for media without a caption).
+    pub body: String,
 }
 
 /// What an automatic assignment did.
@@ -116,34 +134,33 @@ struct ItemRow {
     last_name: Option<String>,
     phone: Option<String>,
     agent_status: Option<String>,
+    last_direction: Option<String>,
+    last_author: Option<String>,
+    last_body: Option<String>,
 }
 
 const ITEM_SELECT: &str = "SELECT c.id, c.channel_id, c.contact_id, c.status, c.assignee_user_id, c.team_id, c.last_message_at, \
-     c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at, ct.first_name, ct.last_name, ct.phone, ca.status AS agent_status \
+     c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at, c.snoozed_until, ct.first_name, ct.last_name, ct.phone, ca.status AS agent_status, \
+     (SELECT m.direction FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_direction, \
+     (SELECT m.author FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_author, \
+     (SELECT substr(m.body, 1, 160) FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_body \
      FROM conversations c JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN conversation_agents ca ON ca.conversation_id = c.id";
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern written with `ESCAPE '\'`.
-fn like_pattern(s: &str) -> String {
-    let mut out = String::from("%");
-    for ch in s.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('%');
-    out
+/// The words of a search, lower-cased, for a word-prefix full-text query: letters and digits
+/// only, so that nothing in them is query syntax (a quote, `*`, `&`, `:`). At most eight.
+fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
 }
 
 impl Store {
     // ---- settings ----
 
     pub async fn inbox_settings(&self, ws: WorkspaceId) -> Result<InboxSettings> {
-        let mut sql = self.sql("SELECT working_hours, sla_policy, routing, csat FROM inbox_settings WHERE workspace_id = ");
+        let mut sql = self.sql("SELECT working_hours, sla_policy, routing, csat, ticket_rules FROM inbox_settings WHERE workspace_id = ");
         sql.bind(ws.to_string());
         // A named type: `run!` cannot take a tuple type that starts with a generic one.
-        type Stored = (Option<String>, Option<String>, Option<String>, Option<String>);
-        let Some((hours, sla, routing, csat)) = run!(sql, as Stored, fetch_optional(&self.pool))? else {
+        type Stored = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+        let Some((hours, sla, routing, csat, rules)) = run!(sql, as Stored, fetch_optional(&self.pool))? else {
             return Ok(InboxSettings::default());
         };
         Ok(InboxSettings {
@@ -151,6 +168,11 @@ impl Store {
             sla: sla.map(|s| serde_json::from_str::<SlaPolicy>(&s)).transpose().map_err(corrupt("sla policy"))?.unwrap_or_default(),
             routing: routing.map(|r| serde_json::from_str::<Routing>(&r)).transpose().map_err(corrupt("routing"))?.unwrap_or_default(),
             csat: csat.map(|c| serde_json::from_str::<CsatSettings>(&c)).transpose().map_err(corrupt("csat settings"))?,
+            ticket_rules: rules
+                .map(|r| serde_json::from_str::<Vec<TicketRule>>(&r))
+                .transpose()
+                .map_err(corrupt("ticket rules"))?
+                .unwrap_or_default(),
         })
     }
 
@@ -179,13 +201,25 @@ impl Store {
                 _ => {}
             }
         }
-        let mut sql = self.sql("INSERT INTO inbox_settings (workspace_id, working_hours, sla_policy, routing, csat, updated_at) VALUES (");
+        if s.ticket_rules.len() > MAX_RULES {
+            return Err(StoreError::invalid("ticket_rules", "invalid_rule", format!("at most {MAX_RULES} ticket rules")));
+        }
+        for rule in &s.ticket_rules {
+            if let Some(t) = rule.team_id().filter(|t| !teams.iter().any(|x| x.id == *t)) {
+                return Err(StoreError::invalid("ticket_rules", "unknown_team", format!("team {t} is not in this workspace")));
+            }
+            self.get_ticket_type(ws, rule.kind()).await.map_err(|_| {
+                StoreError::invalid("ticket_rules", "unknown_ticket_type", format!("ticket type `{}` does not exist", rule.kind()))
+            })?;
+        }
+        let mut sql = self
+            .sql("INSERT INTO inbox_settings (workspace_id, working_hours, sla_policy, routing, csat, ticket_rules, updated_at) VALUES (");
         sql.bind(ws.to_string()).push(", ").bind(s.working_hours.as_ref().map(to_json)).push(", ");
         sql.bind(to_json(&s.sla)).push(", ").bind(to_json(&s.routing)).push(", ").bind(s.csat.as_ref().map(to_json)).push(", ");
-        sql.bind(Timestamp::now().millis());
+        sql.bind(to_json(&s.ticket_rules)).push(", ").bind(Timestamp::now().millis());
         sql.push(
             ") ON CONFLICT (workspace_id) DO UPDATE SET working_hours = excluded.working_hours, sla_policy = excluded.sla_policy, \
-             routing = excluded.routing, csat = excluded.csat, updated_at = excluded.updated_at",
+             routing = excluded.routing, csat = excluded.csat, ticket_rules = excluded.ticket_rules, updated_at = excluded.updated_at",
         );
         run!(sql, execute(&*self.writes().await?))?;
         self.schedule_inbox_sweep(ws, SWEEP_INTERVAL_MS).await?;
@@ -424,20 +458,7 @@ impl Store {
             .push(")");
         }
         if let Some(text) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let pattern = like_pattern(text);
-            sql.push(" AND (LOWER(COALESCE(ct.first_name, '') || ' ' || COALESCE(ct.last_name, '')) LIKE ").bind(pattern.clone());
-            sql.push(" ESCAPE '\\' OR LOWER(COALESCE(ct.email, '')) LIKE ").bind(pattern.clone()).push(" ESCAPE '\\'");
-            // Phone numbers are stored in E.164: match on digits, without a national leading 0.
-            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-            let digits = digits.trim_start_matches('0');
-            if digits.len() >= 3 && text.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c)) {
-                sql.push(" OR ct.phone LIKE ").bind(format!("%{digits}%"));
-            }
-            sql.push(
-                " OR EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.conversation_id = c.id AND LOWER(m.body) LIKE ",
-            )
-            .bind(pattern)
-            .push(" ESCAPE '\\'))");
+            self.push_search(&mut sql, ws, text);
         }
         sql.push(" ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ")
             .bind(page.limit + 1)
@@ -458,10 +479,62 @@ impl Store {
                         Some("handed_off") => Some(AgentStatus::HandedOff),
                         Some(other) => return Err(StoreError::Corrupt(format!("agent status {other}"))),
                     },
+                    last_message: r.last_direction.map(|direction| MessagePreview {
+                        direction,
+                        author: r.last_author,
+                        body: r.last_body.unwrap_or_default(),
+                    }),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(page.finish(items))
+    }
+
+    /// Appends the search: conversations whose contact's name has the words (by their start),
+    /// whose contact's phone has the digits or e-mail is the address, or whose messages have the
+    /// words. Names and messages go through full-text indexes (FTS5 on SQLite, GIN on PostgreSQL),
+    /// so a search reads the few matching rows, not the whole inbox.
+    fn push_search(&self, sql: &mut Sql, ws: WorkspaceId, text: &str) {
+        let words = search_words(text);
+        let sqlite = self.backend() == Backend::Sqlite;
+        let (fts_query, ts_query) = (
+            words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
+            words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+        );
+        sql.push(" AND c.id IN (SELECT x.id FROM conversations x JOIN contacts k ON k.id = x.contact_id WHERE x.workspace_id = ")
+            .bind(ws.to_string());
+        sql.push(" AND (1 = 0");
+        if !words.is_empty() {
+            if sqlite {
+                sql.push(" OR k.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ").bind(fts_query.clone()).push(")");
+            } else {
+                sql.push(
+                    " OR to_tsvector('simple', COALESCE(k.first_name, '') || ' ' || COALESCE(k.last_name, '')) @@ to_tsquery('simple', ",
+                )
+                .bind(ts_query.clone())
+                .push(")");
+            }
+        }
+        // Phone numbers are stored in E.164: match on digits, without a national leading 0.
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        let digits = digits.trim_start_matches('0');
+        if digits.len() >= 3 && text.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c)) {
+            sql.push(" OR k.phone LIKE ").bind(format!("%{digits}%"));
+        }
+        if let Ok(email) = text.parse::<tandem_core::Email>() {
+            sql.push(" OR k.email = ").bind(email.to_string());
+        }
+        sql.push(")");
+        if !words.is_empty() {
+            sql.push(" UNION SELECT m.conversation_id FROM ");
+            if sqlite {
+                sql.push("messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ").bind(fts_query);
+            } else {
+                sql.push("messages m WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', ").bind(ts_query).push(")");
+            }
+            sql.push(" AND m.workspace_id = ").bind(ws.to_string());
+        }
+        sql.push(")");
     }
 
     // ---- metrics ----

@@ -7,8 +7,10 @@
 
 pub mod agent_runtime;
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod channels;
+pub mod contact_activity;
 pub mod contacts;
 mod contacts_filter;
 pub mod conversations;
@@ -26,6 +28,7 @@ pub mod labels;
 pub mod lists;
 pub mod messaging;
 pub mod notes;
+pub mod notifications;
 pub mod objects;
 mod page;
 pub mod properties;
@@ -35,6 +38,7 @@ mod sql;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod ticket_automation;
 pub mod tickets;
 pub mod users;
 pub mod views;

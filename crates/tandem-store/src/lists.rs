@@ -13,6 +13,13 @@ pub struct ContactList {
     pub created_at: Timestamp,
 }
 
+/// `id, name, member count, created_at`, as list queries select them.
+pub(crate) type ListRow = (String, String, i64, i64);
+
+pub(crate) fn list_of_row((id, name, member_count, created_at): ListRow) -> Result<ContactList> {
+    Ok(ContactList { id: id.parse().map_err(corrupt("list id"))?, name, member_count, created_at: Timestamp::from_millis(created_at) })
+}
+
 impl Store {
     pub async fn create_list(&self, ws: WorkspaceId, name: &str) -> Result<ContactList> {
         let name = name.trim();
@@ -41,17 +48,7 @@ impl Store {
             sql.push(" AND l.id = ").bind(id.to_string());
         }
         sql.push(" ORDER BY l.created_at");
-        run!(sql, as (String, String, i64, i64), fetch_all(&self.pool))?
-            .into_iter()
-            .map(|(id, name, member_count, created_at)| {
-                Ok(ContactList {
-                    id: id.parse().map_err(corrupt("list id"))?,
-                    name,
-                    member_count,
-                    created_at: Timestamp::from_millis(created_at),
-                })
-            })
-            .collect()
+        run!(sql, as ListRow, fetch_all(&self.pool))?.into_iter().map(list_of_row).collect()
     }
 
     pub async fn list_lists(&self, ws: WorkspaceId) -> Result<Vec<ContactList>> {

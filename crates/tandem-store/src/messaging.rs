@@ -343,6 +343,7 @@ impl Store {
             let at = written_at.millis().min(now);
             sql.bind(now).push(", last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < ").bind(at);
             sql.push(" THEN ").bind(at).push(" ELSE last_inbound_at END, updated_at = ").bind(now);
+            sql.push(crate::conversations::WAKE_ON_INBOUND);
             sql.push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(conversation.id.to_string());
             run!(sql, execute(&mut *tx))?;
             for (kind, payload) in then {

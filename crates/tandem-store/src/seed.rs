@@ -83,6 +83,20 @@ impl Store {
             tx.commit().await?;
         }
         self.refresh_statistics().await?;
+        // What autovacuum does after a bulk load on a live database: planner statistics of the
+        // inbox's tables and, on PostgreSQL, the search indexes' pending entries merged (until
+        // then every search reads them all).
+        let settle: &[&str] = match self.backend() {
+            crate::Backend::Postgres => &["VACUUM (ANALYZE) conversations, messages"],
+            crate::Backend::Sqlite => &["PRAGMA analysis_limit = 1000", "ANALYZE conversations", "ANALYZE messages"],
+        };
+        let turn = self.writes().await?;
+        let mut conn = turn.acquire().await?;
+        for statement in settle {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+        drop(conn);
+        drop(turn);
         let mut recent = ids;
         recent.reverse();
         Ok(recent)

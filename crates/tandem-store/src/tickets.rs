@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tandem_core::{Actor, ContactId, ConversationId, PropertyDefinition, TeamId, Timestamp, UserId, WorkspaceId};
 use tandem_inbox::{
-    sla::{evaluate, Breach, EscalationAction, Priority, SlaClock, SlaStatus},
+    sla::{evaluate, Breach, EscalationAction, Priority, SlaClock, SlaStatus, WaitingPeriod},
     ticket::{check_fields, TicketId, TicketStatus, TicketTypeKey, Visibility},
 };
 
-use crate::{error::corrupt, sql::run, sql::Sql, Page, Paged, Result, Store, StoreError};
+use crate::{error::corrupt, notifications::NewNotification, sql::run, sql::Sql, Page, Paged, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ticket {
@@ -42,6 +42,9 @@ pub struct Ticket {
     pub reopened_count: i64,
     /// Times the ticket waited on the customer.
     pub waiting_count: i64,
+    /// When it waited (the last period is open while it still waits): the resolution clock stops
+    /// meanwhile.
+    pub waiting_periods: Vec<WaitingPeriod>,
     /// Due times and breaches, computed in the workspace's working hours.
     pub sla: SlaStatus,
     pub created_at: Timestamp,
@@ -59,6 +62,7 @@ impl Ticket {
             created_at: self.created_at,
             first_response_at: self.first_response_at,
             resolved_at: self.resolved_at,
+            waiting: self.waiting_periods.clone(),
         }
     }
 }
@@ -164,6 +168,7 @@ struct Row {
     resolved_at: Option<i64>,
     reopened_count: i64,
     waiting_count: i64,
+    waiting_periods: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -195,7 +200,8 @@ impl Row {
             resolved_at: self.resolved_at.map(Timestamp::from_millis),
             reopened_count: self.reopened_count,
             waiting_count: self.waiting_count,
-            sla: SlaStatus { first_response_due: None, resolution_due: None, first_response_breached: false, resolution_breached: false },
+            waiting_periods: serde_json::from_str(&self.waiting_periods).map_err(corrupt("ticket waiting periods"))?,
+            sla: SlaStatus::NONE,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
         };
@@ -204,8 +210,10 @@ impl Row {
     }
 }
 
-const SELECT: &str = "SELECT id, subject, description, type_key, priority, status, assignee_user_id, team_id, conversation_id, contact_id, \
-     created_by, created_by_user_id, fields, first_response_at, resolved_at, reopened_count, waiting_count, created_at, updated_at FROM tickets";
+const SELECT: &str =
+    "SELECT id, subject, description, type_key, priority, status, assignee_user_id, team_id, conversation_id, contact_id, \
+     created_by, created_by_user_id, fields, first_response_at, resolved_at, reopened_count, waiting_count, \
+     waiting_periods, created_at, updated_at FROM tickets";
 
 /// Appends the visibility filter of a viewer (`AND (...)`).
 pub(crate) fn push_visibility(sql: &mut Sql, v: &Visibility, owner_columns: &[&str], team_column: &str) {
@@ -500,6 +508,15 @@ impl Store {
                 TicketStatus::Waiting => sql.push(", waiting_count = waiting_count + 1"),
                 _ => &mut sql,
             };
+            // Waiting stops the resolution clock until the ticket moves on.
+            let mut periods = current.waiting_periods.clone();
+            if let Some(open) = periods.last_mut().filter(|p| p.until.is_none()) {
+                open.until = Some(Timestamp::from_millis(now));
+            }
+            if status == TicketStatus::Waiting {
+                periods.push(WaitingPeriod { from: Timestamp::from_millis(now), until: None });
+            }
+            sql.push(", waiting_periods = ").bind(serde_json::to_string(&periods).map_err(corrupt("ticket waiting periods"))?);
         }
         sql.push(", updated_at = ").bind(now).push(" WHERE workspace_id = ").bind(ws.to_string()).push(" AND id = ").bind(id.to_string());
         run!(sql, execute(&*self.writes().await?))?;
@@ -605,7 +622,7 @@ impl Store {
         let mut done = vec![];
         for due in rows {
             let (fr_done, res_done) = (due.first_response_escalated_at.is_some(), due.resolution_escalated_at.is_some());
-            let ticket = due.row.into_ticket(|c| evaluate(&settings.sla, settings.working_hours.as_ref(), c, now))?;
+            let mut ticket = due.row.into_ticket(|c| evaluate(&settings.sla, settings.working_hours.as_ref(), c, now))?;
             for breach in ticket.sla.breaches() {
                 let (already, column) = match breach {
                     Breach::FirstResponse => (fr_done, "first_response_escalated_at"),
@@ -622,6 +639,7 @@ impl Store {
                     EscalationAction::Notify => true,
                 };
                 let action = if target_exists { wanted } else { EscalationAction::Notify };
+                let (recipients, text) = self.escalation_notice(ws, &ticket, breach, action).await?;
                 let turn = self.writes().await?;
                 let mut tx = turn.begin().await?;
                 let mut sql = self.sql(&format!("UPDATE tickets SET {column} = "));
@@ -649,11 +667,64 @@ impl Store {
                 sql.bind(uuid::Uuid::now_v7().to_string()).push(", ").bind(ws.to_string()).push(", ").bind(ticket.id.to_string());
                 sql.push(", 'escalation', ").bind(detail.to_string()).push(", ").bind(now.millis()).push(")");
                 run!(sql, execute(&mut *tx))?;
+                let notice = NewNotification {
+                    kind: "ticket.escalated",
+                    text: &text,
+                    ticket: Some(ticket.id),
+                    conversation: ticket.conversation_id,
+                };
+                self.notify(&mut tx, ws, &recipients, &notice).await?;
                 tx.commit().await?;
+                // A second breach of the same ticket escalates from where the first left it.
+                match action {
+                    EscalationAction::ReassignUser { user_id } => ticket.assignee_user_id = Some(user_id),
+                    EscalationAction::ReassignTeam { team_id } => (ticket.assignee_user_id, ticket.team_id) = (None, Some(team_id)),
+                    EscalationAction::Notify => {}
+                }
                 done.push(Escalated { ticket_id: ticket.id, breach, action });
             }
         }
         Ok(done)
+    }
+
+    /// Who hears of an escalation, and what: the person it goes to; the team it goes to; for a
+    /// notification only, the ticket's assignee, else its team, else the workspace's admins.
+    async fn escalation_notice(
+        &self,
+        ws: WorkspaceId,
+        t: &Ticket,
+        breach: Breach,
+        action: EscalationAction,
+    ) -> Result<(Vec<UserId>, String)> {
+        let missed = match breach {
+            Breach::FirstResponse => "first-response",
+            Breach::Resolution => "resolution",
+        };
+        let subject = truncate(&t.subject, 80);
+        let team_members = |team: Option<TeamId>| async move {
+            match team {
+                Some(id) => self.get_team(ws, id).await.map(|team| (team.member_ids, team.name)).map(Some),
+                None => Ok(None),
+            }
+        };
+        Ok(match action {
+            EscalationAction::ReassignUser { user_id } => {
+                (vec![user_id], format!("Ticket \u{201c}{subject}\u{201d} missed its {missed} target and was escalated to you"))
+            }
+            EscalationAction::ReassignTeam { team_id } => {
+                let (members, name) = team_members(Some(team_id)).await?.unwrap_or_default();
+                (members, format!("Ticket \u{201c}{subject}\u{201d} missed its {missed} target and was escalated to {name}"))
+            }
+            EscalationAction::Notify => {
+                let text = format!("Ticket \u{201c}{subject}\u{201d} missed its {missed} target");
+                let users = match (t.assignee_user_id, team_members(t.team_id).await?) {
+                    (Some(u), _) => vec![u],
+                    (None, Some((members, _))) if !members.is_empty() => members,
+                    _ => self.list_users(ws).await?.into_iter().filter(|u| u.role == tandem_core::Role::Admin).map(|u| u.id).collect(),
+                };
+                (users, text)
+            }
+        })
     }
 
     /// Tickets created in `[from, to)`, for metrics, with the visibility of the viewer.
@@ -669,9 +740,7 @@ impl Store {
         sql.bind(ws.to_string()).push(" AND created_at >= ").bind(from.millis()).push(" AND created_at < ").bind(to.millis());
         push_visibility(&mut sql, visibility, &["created_by_user_id", "assignee_user_id"], "team_id");
         sql.push(" ORDER BY created_at, id LIMIT 100000");
-        let none =
-            |_| SlaStatus { first_response_due: None, resolution_due: None, first_response_breached: false, resolution_breached: false };
-        run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(|r| r.into_ticket(none)).collect()
+        run!(sql, as Row, fetch_all(&self.pool))?.into_iter().map(|r| r.into_ticket(|_| SlaStatus::NONE)).collect()
     }
 }
 

@@ -2,9 +2,9 @@
  * Tandem's shared inbox for support staff: one ES2020 module, no framework, no build step.
  *
  * It reads and changes everything through the JSON API under /api/v1 with the login session
- * cookie, and hears of new messages, delivery statuses and conversation changes over the
- * server-sent events of GET /api/v1/events, so nothing needs a reload. Every text that comes
- * from the API is put in the page as text (textContent, via h() below), never parsed as HTML,
+ * cookie, and hears of new messages, delivery statuses, conversation changes and internal notes
+ * over the server-sent events of GET /api/v1/events, so nothing needs a reload. Every text that
+ * comes from the API is put in the page as text (textContent, via h() below), never parsed as HTML,
  * and handlers are attached with addEventListener: the page's Content-Security-Policy forbids
  * inline code. Every failed API call is shown in the error banner with its machine-readable code.
  *
@@ -15,28 +15,43 @@
  *     app, error-banner, error-message, error-code, error-dismiss,
  *     workspace-name, me-name, me-role, logout, live-status (data-state: connecting|live|offline),
  *     credits-balance
+ *   Notifications (the bell, beside the workspace's name; only for a person)
+ *     notifications-button (aria-expanded), notifications-count (data-count: the unread number,
+ *     always set; hidden at 0), notifications-panel, notifications-read-all, notifications-empty,
+ *     notification-item (data-notification-id, data-read: true|false, data-kind),
+ *       notification-text, notification-time
  *   Views, filters, list
  *     views, view-mine, view-team, view-all, view-unassigned, view-ai, view-handed_off,
  *     list-title, search-input, filter-status, filter-channel, filter-label, filter-assignee,
  *     conversation-list, list-empty, list-more,
  *     conversation-item (data-conversation-id, data-unread, data-status, data-agent-status),
- *       conversation-item-name, conversation-item-time, conversation-item-preview,
+ *       conversation-item-name, conversation-item-time,
+ *       conversation-item-preview (the preview line), holding
+ *         item-preview (its text, data-direction: inbound|outbound|none),
  *       conversation-item-channel, conversation-item-status, conversation-item-agent,
- *       conversation-item-assignee
+ *       conversation-item-assignee,
+ *       conversation-item-snoozed (only while snoozed; data-until: the RFC 3339 end, or `reply`)
  *   Conversation
  *     conversation-empty, conversation, conversation-title, conversation-channel,
  *     conversation-assignee, window-state (data-state: unlimited|open|human_agent_only|closed),
  *     take-over, give-back, conversation-status, agent-notice, thread,
+ *     snooze-button (aria-expanded), snooze-menu,
+ *       snooze-option (data-choice: 1h|3h|tomorrow|next-week|until-reply|custom; `custom`
+ *       shows the next two), snooze-custom-input (datetime-local, local time),
+ *       snooze-custom-confirm,
+ *     snoozed-until (only while snoozed; data-until: the RFC 3339 end, or `reply`), snooze-wake,
  *     day-separator,
  *     message (data-message-id, data-direction: inbound|outbound,
  *              data-author-kind: customer|agent|human|survey|integration, data-status),
  *       message-author, message-time, message-body, message-status, message-media
- *     note (data-note-id), note-author, note-time, note-body
+ *     thread-note (data-note-id: an internal note of the conversation, in the thread), holding
+ *       note (data-note-id: its bubble), note-author, note-time, note-body
  *   Composer
  *     composer, composer-mode-reply, composer-mode-note, reply-area, smart-replies,
  *     smart-replies-request, smart-reply-chips, smart-reply-chip, smart-replies-credits,
  *     window-closed-notice, reply-input, assist-tone, assist-rewrite, assist-undo, assist-credits,
- *     reply-send, template-picker, template-select, template-variables, template-variable,
+ *     reply-send, attach-button (data-state: idle|uploading), attach-input (its hidden file
+ *     input), template-picker, template-select, template-variables, template-variable,
  *     template-preview, template-send, note-area, note-input, note-save
  *   Side panel
  *     side-panel, agent-panel, agent-none, agent-status (data-status), agent-handoff-reason,
@@ -45,13 +60,18 @@
  *     ticket-description, ticket-fields, ticket-field (data-field), ticket-cancel, ticket-submit,
  *     ticket-list, tickets-empty,
  *     ticket-card (data-ticket-id, data-status), ticket-card-subject, ticket-status,
- *       ticket-type-badge, ticket-priority-badge, ticket-sla, ticket-csat (data-state),
- *       ticket-status-select, ticket-resolve, ticket-reopen
+ *       ticket-type-badge, ticket-priority-badge, ticket-sla, ticket-sla-paused (inside
+ *       ticket-sla), ticket-csat (data-state), ticket-status-select, ticket-resolve, ticket-reopen
  *     contact-panel, contact-name, contact-phone, contact-email, contact-company,
  *     contact-labels, contact-label (data-label), contact-label-remove, contact-label-input,
  *     contact-label-add, contact-owner, contact-properties, contact-field (data-field),
- *     contact-save, contact-notes, contact-note, contact-records, contact-record,
- *     contact-tickets, contact-ticket
+ *     contact-save, contact-notes, contact-note, contact-note-conversation, contact-records,
+ *     contact-record, contact-tickets, contact-ticket,
+ *     contact-lists (section), contact-list-item (data-list-id),
+ *     contact-media (section), contact-media-item (data-message-id, data-kind, data-direction),
+ *       contact-media-link, contact-media-thumb,
+ *     contact-activity (section), contact-activity-item (data-kind, data-conversation-id),
+ *       contact-activity-time, contact-activity-text
  */
 
 const API = '/api/v1';
@@ -59,8 +79,6 @@ const API = '/api/v1';
 const PAGE = 500;
 /** Conversations per page of the list. */
 const LIST_PAGE = 50;
-/** Previews of the list are read this many at a time, so a long list does not flood the server. */
-const PREVIEW_CONCURRENCY = 4;
 
 // ---- DOM --------------------------------------------------------------------------------------
 
@@ -126,12 +144,25 @@ const clientError = (code, message) => new ApiError(0, code, message);
 
 const enc = encodeURIComponent;
 
-async function api(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+/** A JSON call: `body`, when given, goes as JSON. */
+function api(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  return request(path, init);
+}
+
+/** POSTs a file's raw bytes with its own type (the API reads the body as the file itself). */
+function upload(path, file) {
+  const headers = { Accept: 'application/json', 'Content-Type': file.type || 'application/octet-stream' };
+  return request(path, { method: 'POST', headers, body: file });
+}
+
+/** Sends one request; answers its JSON, or throws an ApiError (the banner's stuff). */
+async function request(path, init) {
+  init.credentials = 'same-origin';
   let response;
   try {
     response = await fetch(API + path, init);
@@ -189,15 +220,6 @@ async function settle(requests) {
     else errors[names[i]] = o.reason;
   });
   return { values, errors };
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function pool(items, limit, work) {
-  const queue = items.slice();
-  const workers = Array.from({ length: Math.min(limit, queue.length) }, async () => {
-    while (queue.length) await work(queue.shift());
-  });
-  await Promise.all(workers);
 }
 
 // ---- Errors -----------------------------------------------------------------------------------
@@ -272,6 +294,8 @@ const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
 const shortDateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const snoozeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+const snoozeYearFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
@@ -311,6 +335,23 @@ function until(iso) {
   if (diff < HOUR) return `in ${Math.max(1, Math.round(diff / MINUTE))} min`;
   if (diff < 2 * DAY) return `in ${Math.round(diff / HOUR)} h`;
   return `in ${Math.round(diff / DAY)} days`;
+}
+
+/** "14:00", "Tue 09:00", "12 Mar": a moment ahead, as short as a list badge wants. */
+function soon(iso) {
+  const t = ms(iso);
+  if (Number.isNaN(t)) return '';
+  const then = new Date(t);
+  if (then.toDateString() === new Date().toDateString()) return timeFormat.format(then);
+  if (t - Date.now() < 6 * DAY) return `${weekdayFormat.format(then)} ${timeFormat.format(then)}`;
+  return shortDateFormat.format(then);
+}
+
+/** "Tue, 12 Mar, 09:00" (with the year when it is another one): when a snooze ends. */
+function snoozeEnd(iso) {
+  const then = new Date(ms(iso));
+  if (Number.isNaN(then.getTime())) return '';
+  return (then.getFullYear() === new Date().getFullYear() ? snoozeFormat : snoozeYearFormat).format(then);
 }
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -355,7 +396,8 @@ const state = {
   openSeq: 0,
   conversation: null,
   messages: [],
-  notes: [],
+  /** The open conversation's internal notes, oldest first: they sit in its thread. */
+  threadNotes: [],
   agent: null,
   window: null,
   templates: [],
@@ -364,13 +406,16 @@ const state = {
   csat: new Map(),
   contact: null,
   records: [],
+  /** All of the contact's notes, newest first, whichever conversation they were written in. */
+  contactNotes: [],
   contactTickets: [],
+  contactLists: [],
+  contactMedia: [],
+  contactActivity: [],
+  /** Sections of the contact panel whose last read failed (`lists`, `media`, `activity`). */
+  contactFailed: new Set(),
   contactDirty: false,
 
-  /** Conversation id → {at: last_message_at, message}: the list's previews. */
-  previews: new Map(),
-  /** Conversation id → how many messages it had when last read (the next read starts there). */
-  messageCounts: new Map(),
   /** Conversation id → {reply, note}: drafts kept while another conversation is open. */
   drafts: new Map(),
   /** Conversation id → last_message_at when the person last had it open (unread marks). */
@@ -381,6 +426,13 @@ const state = {
   events: null,
   eventsRetry: null,
   everConnected: false,
+
+  /** The bell: the unread count, and the list as last read while the panel was open. */
+  notifications: { unread: 0, items: [], loaded: false },
+  /** A login without a person (the API answers 403): no bell, and no asking again. */
+  notificationsOff: false,
+  notificationsPoll: null,
+  notificationsSeq: 0,
 };
 
 const myId = () => (state.me && state.me.user ? state.me.user.id : null);
@@ -468,6 +520,7 @@ function showLogin() {
 function sessionLost(error) {
   state.me = null;
   closeEvents();
+  stopNotifications();
   closeConversation();
   showLogin();
   showError(error.code === 'session_expired' ? error : new ApiError(401, error.code, 'Your session has ended: log in again.'));
@@ -512,10 +565,9 @@ async function logout() {
     state.me = null;
     state.everConnected = false;
     closeEvents();
+    stopNotifications();
     closeConversation();
     state.items = [];
-    state.previews.clear();
-    state.messageCounts.clear();
     state.drafts.clear();
     renderList();
     showLogin();
@@ -533,6 +585,7 @@ async function enterApp(me) {
   $('me-avatar').className = cls('avatar', tint(myId()));
   // An API key is no person: it has no "mine" nor teams.
   for (const view of ['mine', 'team']) document.querySelector(`#views [data-view="${view}"]`).hidden = !me.user;
+  startNotifications();
   await loadReferenceData();
   selectView(me.user ? state.view : 'all', { load: false });
   connectEvents();
@@ -622,7 +675,7 @@ function connectEvents() {
     if (state.everConnected) resync();
     state.everConnected = true;
   });
-  for (const kind of ['message.created', 'message.status', 'conversation.updated']) {
+  for (const kind of ['message.created', 'message.status', 'conversation.updated', 'note.created']) {
     source.addEventListener(kind, (event) => onInboxEvent(kind, event));
   }
   source.addEventListener('resync', resync);
@@ -656,6 +709,7 @@ function retryEvents(delay) {
 
 function resync() {
   scheduleListRefresh();
+  scheduleNotificationsRefresh();
   if (state.openId) scheduleOpenRefresh('all');
 }
 
@@ -667,9 +721,15 @@ function onInboxEvent(kind, event) {
     showError(clientError('bad_event', `An inbox event could not be read: ${e.message}`));
     return;
   }
-  scheduleListRefresh();
-  if (data.conversation_id === state.openId) scheduleOpenRefresh(kind === 'conversation.updated' ? 'conversation' : 'messages');
+  // A note changes nothing the list shows.
+  if (kind !== 'note.created') scheduleListRefresh();
+  // An escalation changes the conversation too: the event that tells of it is the bell's cue.
+  if (kind === 'conversation.updated') scheduleNotificationsRefresh();
+  if (data.conversation_id === state.openId) scheduleOpenRefresh(OPEN_REFRESH[kind] || 'messages');
 }
+
+/** What of the open conversation an event makes stale (`messages` otherwise). */
+const OPEN_REFRESH = { 'conversation.updated': 'conversation', 'note.created': 'notes' };
 
 /** At most one list read per 200 ms however busy the inbox is; it sees every change before it. */
 let listTimer = null;
@@ -734,7 +794,6 @@ async function loadList({ keep = false, append: more = false } = {}) {
   state.items = more ? state.items.concat(page.items) : page.items;
   state.nextOffset = page.next_offset;
   renderList();
-  loadPreviews(state.items).catch(showError);
 }
 
 function renderList() {
@@ -758,13 +817,17 @@ function renderListSoon() {
   });
 }
 
+/** The list's one line of the latest message, as the list item carries it (`last_message`). */
 function previewText(item) {
-  const preview = state.previews.get(item.id);
-  if (!preview || !preview.message) return item.last_message_at ? '…' : 'No messages yet';
-  const m = preview.message;
-  const who = m.direction === 'inbound' ? '' : m.author === 'agent' ? 'AI: ' : m.author === 'csat' ? 'Survey: ' : 'You: ';
-  const mine = m.direction === 'outbound' && m.author && m.author !== 'agent' && m.author !== 'csat' && m.author !== myId();
-  return `${mine ? `${userName(m.author)}: ` : who}${m.body}`;
+  const last = item.last_message;
+  if (!last) return item.last_message_at ? '…' : 'No messages yet';
+  // A media message without a caption has no text.
+  const text = last.body && last.body.trim() ? last.body : 'Attachment';
+  if (last.direction !== 'outbound') return text;
+  const author = last.author || '';
+  const who =
+    author === 'agent' ? 'AI' : author === 'csat' ? 'Survey' : author.startsWith('api_key:') ? 'Integration' : !author || author === myId() ? 'You' : userName(author);
+  return `${who}: ${text}`;
 }
 
 function conversationRow(item) {
@@ -803,12 +866,17 @@ function conversationRow(item) {
             ago(item.last_message_at || item.created_at),
           ),
         ),
-        h('span', { class: 'item-preview', testid: 'conversation-item-preview' }, previewText(item)),
+        h(
+          'span',
+          { class: 'item-preview', testid: 'conversation-item-preview' },
+          h('span', { testid: 'item-preview', data: { direction: item.last_message ? item.last_message.direction : 'none' } }, previewText(item)),
+        ),
         h(
           'span',
           { class: 'item-tags' },
           h('span', { class: cls('tag channel', channel && `kind-${channel.kind}`), testid: 'conversation-item-channel' }, channelLabel(item.channel_id)),
           h('span', { class: cls('tag status', `status-${item.status}`), testid: 'conversation-item-status' }, CONVERSATION_STATUS[item.status] || item.status),
+          snoozedBadge(item),
           agent,
           h(
             'span',
@@ -822,44 +890,20 @@ function conversationRow(item) {
   );
 }
 
-/**
- * The last message of each listed conversation, for its preview. The list does not carry it, so
- * it is read per conversation, from where the previous read ended, only when it changed.
- */
-async function loadPreviews(items) {
-  const stale = items.filter((item) => {
-    if (!item.last_message_at) return false;
-    const known = state.previews.get(item.id);
-    return !known || known.at !== item.last_message_at;
-  });
-  let firstError = null;
-  await pool(stale, PREVIEW_CONCURRENCY, async (item) => {
-    try {
-      const message = await lastMessage(item.id);
-      state.previews.set(item.id, { at: item.last_message_at, message });
-      renderListSoon();
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) return; // no longer visible to this person
-      firstError = firstError || e;
-    }
-  });
-  if (firstError) throw firstError;
-}
-
-async function lastMessage(conversationId) {
-  let offset = Math.max(0, (state.messageCounts.get(conversationId) || 0) - 1);
-  let last = null;
-  for (let page = 0; page < 20; page += 1) {
-    const answer = await api('GET', `/conversations/${enc(conversationId)}/messages?limit=${PAGE}&offset=${offset}`);
-    if (answer.items.length) last = answer.items[answer.items.length - 1];
-    const end = offset + answer.items.length;
-    if (answer.next_offset === null || answer.next_offset === undefined) {
-      state.messageCounts.set(conversationId, end);
-      break;
-    }
-    offset = answer.next_offset;
-  }
-  return last;
+/** "until 14:00" / "until reply" beside a snoozed item's status: when it comes back by itself. */
+function snoozedBadge(item) {
+  if (item.status !== 'snoozed') return null;
+  const at = item.snoozed_until;
+  return h(
+    'span',
+    {
+      class: 'tag snoozed',
+      testid: 'conversation-item-snoozed',
+      data: { until: at || 'reply' },
+      title: at ? `Snoozed until ${full(at)}` : 'Snoozed until the customer replies',
+    },
+    at ? `until ${soon(at)}` : 'until reply',
+  );
 }
 
 // ---- The open conversation --------------------------------------------------------------------
@@ -875,14 +919,19 @@ async function openConversation(id) {
     state.openId = id;
     state.conversation = null;
     state.messages = [];
-    state.notes = [];
+    state.threadNotes = [];
     state.agent = null;
     state.window = null;
     state.tickets = [];
     state.csat = new Map();
     state.contact = null;
     state.records = [];
+    state.contactNotes = [];
     state.contactTickets = [];
+    state.contactLists = [];
+    state.contactMedia = [];
+    state.contactActivity = [];
+    state.contactFailed = new Set();
     state.contactDirty = false;
     state.draftBeforeRewrite = null;
     const draft = state.drafts.get(id) || { reply: '', note: '' };
@@ -893,6 +942,7 @@ async function openConversation(id) {
     $('assist-credits').textContent = '';
     $('assist-undo').hidden = true;
     $('ticket-form').hidden = true;
+    closeSnoozeMenu();
     $('thread').replaceChildren();
     $('conversation-empty').hidden = true;
     $('conversation').hidden = false;
@@ -906,6 +956,7 @@ async function openConversation(id) {
 function closeConversation() {
   state.openId = null;
   state.conversation = null;
+  closeSnoozeMenu();
   $('conversation').hidden = true;
   $('side-panel').hidden = true;
   $('conversation-empty').hidden = false;
@@ -919,8 +970,9 @@ async function routeFromHash() {
 
 /**
  * Reads the open conversation again. `kinds`: `all` (just opened), `messages` (a message or a
- * delivery status changed), `conversation` (status, assignment, agent), `tickets`, `notes`,
- * `contact`; the conversation itself, its agent and its window are always read.
+ * delivery status changed), `conversation` (status, assignment, agent), `tickets`, `notes` (an
+ * internal note was written), `contact`; the conversation itself, its agent and its window are
+ * always read.
  */
 async function refreshOpen(kinds) {
   const id = state.openId;
@@ -933,6 +985,7 @@ async function refreshOpen(kinds) {
     agent: api('GET', `${path}/agent`),
     window: api('GET', `${path}/window`),
     ...(want('messages') ? { messages: allPages(`${path}/messages`) } : {}),
+    ...(want('notes') ? { threadNotes: api('GET', `${path}/notes`) } : {}),
     ...(want('messages') || want('tickets') ? { tickets: allPages(`/tickets?conversation_id=${enc(id)}`, 2) } : {}),
   });
   if (seq !== state.openSeq || state.openId !== id) return;
@@ -945,26 +998,26 @@ async function refreshOpen(kinds) {
   state.conversation = conversation;
   if ('agent' in first.values) state.agent = first.values.agent;
   if ('window' in first.values) state.window = first.values.window;
-  if ('messages' in first.values) {
-    state.messages = first.values.messages;
-    state.messageCounts.set(id, state.messages.length);
-    const last = state.messages[state.messages.length - 1];
-    if (last) state.previews.set(id, { at: conversation.last_message_at, message: last });
-  }
+  if ('messages' in first.values) state.messages = first.values.messages;
+  if ('threadNotes' in first.values) state.threadNotes = first.values.threadNotes.items;
   if ('tickets' in first.values) state.tickets = first.values.tickets;
 
   const contactPath = `/contacts/${enc(conversation.contact_id)}`;
   const channel = conversation.channel_id;
   // Read again on each opening: a template may have been approved since.
   const needsTemplates = windowNeedsTemplate() && (kinds.has('all') || state.templatesChannel !== channel);
+  const wholeContact = want('contact') || contactChanged;
   const second = await settle({
-    ...(want('contact') || contactChanged
-      ? { contact: api('GET', contactPath), records: api('GET', `${contactPath}/records`) }
+    ...(wholeContact
+      ? { contact: api('GET', contactPath), records: api('GET', `${contactPath}/records`), lists: api('GET', `${contactPath}/lists`) }
       : {}),
-    ...(want('notes') || contactChanged ? { notes: api('GET', `${contactPath}/notes`) } : {}),
-    ...(want('tickets') || want('messages') || want('contact') || contactChanged
+    ...(want('notes') || wholeContact ? { contactNotes: api('GET', `${contactPath}/notes`) } : {}),
+    ...(want('tickets') || want('messages') || wholeContact
       ? { contactTickets: allPages(`/tickets?contact_id=${enc(conversation.contact_id)}`, 2) }
       : {}),
+    // Media come with messages; the activity tells of messages, notes and tickets alike.
+    ...(want('messages') || wholeContact ? { media: api('GET', `${contactPath}/media`) } : {}),
+    ...(want('messages') || want('notes') || want('tickets') || wholeContact ? { activity: api('GET', `${contactPath}/activity`) } : {}),
     ...(first.values.tickets ? { csat: csatOf(state.tickets) } : {}),
     ...(needsTemplates ? { templates: api('GET', `/channels/${enc(channel)}/templates`) } : {}),
   });
@@ -974,8 +1027,11 @@ async function refreshOpen(kinds) {
     state.contactDirty = false;
   }
   if ('records' in second.values) state.records = second.values.records.items;
-  if ('notes' in second.values) state.notes = second.values.notes.items;
+  if ('contactNotes' in second.values) state.contactNotes = second.values.contactNotes.items;
   if ('contactTickets' in second.values) state.contactTickets = second.values.contactTickets;
+  keepContactSection(second, 'lists', 'contactLists');
+  keepContactSection(second, 'media', 'contactMedia');
+  keepContactSection(second, 'activity', 'contactActivity');
   if ('csat' in second.values) state.csat = second.values.csat;
   if ('templates' in second.values) {
     state.templates = second.values.templates.items;
@@ -987,6 +1043,19 @@ async function refreshOpen(kinds) {
   renderListSoon();
   const failures = [...Object.values(first.errors), ...Object.values(second.errors)];
   if (failures.length) throw failures[0];
+}
+
+/**
+ * Takes a section of the contact panel from a `settle` answer; one that failed keeps what it
+ * showed before and is marked, so the rest of the panel stays.
+ */
+function keepContactSection(answer, name, key) {
+  if (name in answer.values) {
+    state[key] = answer.values[name].items;
+    state.contactFailed.delete(name);
+  } else if (name in answer.errors) {
+    state.contactFailed.add(name);
+  }
 }
 
 /** Ticket id → its surveys, newest last. */
@@ -1030,6 +1099,7 @@ function renderHeader() {
       ? `Waiting in ${team}'s queue`
       : 'Unassigned';
   $('conversation-status').value = c.status;
+  renderSnoozeState(c);
 
   const w = windowState();
   const badge = $('window-state');
@@ -1057,6 +1127,22 @@ function renderHeader() {
   notice.textContent = stillAnswering ? 'The AI agent is still active on this conversation: it will also answer the customer’s next message.' : '';
 }
 
+/** "Snoozed until …" with its Wake now button, while the conversation is snoozed. */
+function renderSnoozeState(c) {
+  const snoozed = c.status === 'snoozed';
+  $('snooze-state').hidden = !snoozed;
+  const label = $('snoozed-until');
+  if (!snoozed) {
+    label.textContent = '';
+    delete label.dataset.until;
+    return;
+  }
+  const at = c.snoozed_until;
+  label.dataset.until = at || 'reply';
+  label.title = at ? `Opens again ${full(at)}, or as soon as the customer writes` : 'Opens again as soon as the customer writes';
+  label.textContent = at ? `Snoozed until ${snoozeEnd(at)}` : 'Snoozed until the customer replies';
+}
+
 function authorOf(message) {
   if (message.direction === 'inbound') return { kind: 'customer', name: contactName(state.contact, state.items.find((i) => i.id === message.conversation_id)) };
   const author = message.author || '';
@@ -1079,7 +1165,18 @@ function mediaOf(message) {
   }
   if (content.stored_error) return h('span', { class: 'media unavailable', testid: 'message-media' }, `Media unavailable: ${content.stored_error}`);
   if (message.direction === 'inbound') return h('span', { class: 'media pending', testid: 'message-media' }, 'Downloading the attachment…');
-  return null;
+  // Sent from a public URL: the provider fetched it from there.
+  const href = safeUrl(content.url);
+  const label = `${humanize(content.kind || 'file')}${content.filename ? `: ${content.filename}` : ''}`;
+  return href
+    ? h('a', { href, target: '_blank', rel: 'noopener', class: 'media file', testid: 'message-media' }, label)
+    : h('span', { class: 'media file', testid: 'message-media' }, label);
+}
+
+/** `url` when it is one to link to (the API's own, or http(s)); never a `javascript:` one. */
+function safeUrl(url) {
+  if (typeof url !== 'string') return null;
+  return url.startsWith('/api/') || /^https?:\/\//i.test(url) ? url : null;
 }
 
 function messageNode(message) {
@@ -1118,18 +1215,27 @@ function messageNode(message) {
   );
 }
 
+/** Who wrote a note: `user:<id>` (a teammate), `api_key:<id>` (an integration) or `system`. */
+function noteAuthor(note) {
+  const author = String(note.author || '');
+  if (author.startsWith('user:')) return state.users.size || author.slice(5) === myId() ? userName(author) : 'Teammate';
+  if (author.startsWith('api_key:')) return 'Integration';
+  return 'System';
+}
+
+/** An internal note in the thread: for the team's eyes, never sent to the customer. */
 function noteNode(note) {
   return h(
     'li',
-    { class: 'note', testid: 'note', data: { noteId: note.id } },
+    { class: 'note', testid: 'thread-note', data: { noteId: note.id } },
     h(
       'div',
-      { class: 'bubble' },
+      { class: 'bubble', testid: 'note', data: { noteId: note.id } },
       h(
         'div',
         { class: 'message-head' },
         h('span', { class: 'note-label' }, 'Internal note'),
-        h('span', { class: 'note-author', testid: 'note-author' }, note.author.startsWith('user:') ? userName(note.author) : note.author.startsWith('api_key:') ? 'Integration' : 'System'),
+        h('span', { class: 'note-author', testid: 'note-author' }, noteAuthor(note)),
         h('time', { class: 'message-time', testid: 'note-time', datetime: note.created_at, title: full(note.created_at) }, timeFormat.format(new Date(note.created_at))),
       ),
       h('div', { class: 'message-body', testid: 'note-body' }, note.body),
@@ -1140,12 +1246,10 @@ function noteNode(note) {
 function renderThread() {
   const thread = $('thread');
   const nearBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80 || !thread.childElementCount;
-  const since = state.messages.length ? ms(state.messages[0].created_at) : ms(state.conversation.created_at);
-  // Notes are the contact's: those written since this conversation began sit in its thread.
-  const notes = state.notes.filter((n) => ms(n.created_at) >= since - 1000);
+  // The conversation's own notes, between its messages in the order things happened.
   const entries = [
     ...state.messages.map((m) => ({ at: ms(m.created_at), node: () => messageNode(m) })),
-    ...notes.map((n) => ({ at: ms(n.created_at), node: () => noteNode(n) })),
+    ...state.threadNotes.map((n) => ({ at: ms(n.created_at), node: () => noteNode(n) })),
   ].sort((a, b) => a.at - b.at);
   const nodes = [];
   let day = '';
@@ -1189,6 +1293,7 @@ function renderComposer() {
         : '';
   $('reply-send').disabled = closed;
   $('reply-input').disabled = closed;
+  if (!$('attach-button').classList.contains('busy')) $('attach-button').disabled = closed;
   if (templatesOnly) renderTemplatePicker();
 }
 
@@ -1318,15 +1423,33 @@ function csatLine(ticket) {
   }
 }
 
+/** The SLA's state as parts of one line (texts or nodes), and whether a target was missed. */
 function slaLine(ticket) {
   const sla = ticket.sla || {};
   const parts = [];
-  if (ticket.status === 'resolved') return { text: '', breached: false };
+  if (ticket.status === 'resolved') return { parts, breached: false };
   if (sla.first_response_breached) parts.push('First response overdue');
   else if (!ticket.first_response_at && sla.first_response_due) parts.push(`First response due ${until(sla.first_response_due)}`);
   if (sla.resolution_breached) parts.push('Resolution overdue');
-  else if (sla.resolution_due) parts.push(`Resolve ${until(sla.resolution_due)}`);
-  return { text: parts.join(' · '), breached: sla.first_response_breached || sla.resolution_breached };
+  // While Waiting on the customer the resolution clock stands still (and has no due time).
+  if (sla.resolution_paused) parts.push(pausedNote(ticket));
+  else if (!sla.resolution_breached && sla.resolution_due) parts.push(`Resolve ${until(sla.resolution_due)}`);
+  return { parts, breached: Boolean(sla.first_response_breached || sla.resolution_breached) };
+}
+
+function pausedNote(ticket) {
+  const periods = ticket.waiting_periods || [];
+  const current = periods.find((p) => !p.until);
+  const title = [
+    current ? `Waiting on the customer since ${full(current.from)}` : '',
+    periods.length > 1 ? `${plural(periods.length, 'waiting period', 'waiting periods')} in all` : '',
+  ].filter(Boolean).join(' · ');
+  return h('span', { class: 'sla-paused', testid: 'ticket-sla-paused', title }, 'Resolution clock paused (waiting on the customer)');
+}
+
+/** `parts` with `separator` between each two. */
+function joined(parts, separator) {
+  return parts.flatMap((part, i) => (i ? [separator, part] : [part]));
 }
 
 function ticketTypeName(key) {
@@ -1357,7 +1480,7 @@ function ticketCard(ticket) {
       ticket.assignee_user_id ? h('span', { class: 'muted small' }, userName(ticket.assignee_user_id)) : null,
       h('time', { class: 'muted small', datetime: ticket.created_at, title: full(ticket.created_at) }, ago(ticket.created_at)),
     ),
-    sla.text ? h('div', { class: cls('ticket-sla', sla.breached && 'breached'), testid: 'ticket-sla' }, sla.text) : null,
+    sla.parts.length ? h('div', { class: cls('ticket-sla', sla.breached && 'breached'), testid: 'ticket-sla' }, joined(sla.parts, ' · ')) : null,
     h('div', { class: cls('ticket-csat', `csat-${csat.state}`), testid: 'ticket-csat', data: { state: csat.state } }, csat.text),
     h(
       'div',
@@ -1438,41 +1561,112 @@ function renderContact() {
   // Never pull a form from under the person's hands.
   const editing = $('contact-fields').contains(document.activeElement);
   if (!state.contactDirty && !editing) renderContactFields();
-  $('contact-notes').replaceChildren(
-    ...(state.notes.length
-      ? state.notes.map((n) =>
-          h(
-            'li',
-            { class: 'contact-note', testid: 'contact-note' },
-            h('div', { class: 'muted small' }, `${n.author.startsWith('user:') ? userName(n.author) : 'Integration'} · ${full(n.created_at)}`),
-            h('div', { class: 'pre' }, n.body),
-          ),
-        )
-      : [h('li', { class: 'muted small' }, 'No notes yet.')]),
+  fillList('contact-notes', state.contactNotes, contactNoteItem, 'No notes yet.');
+  fillList('contact-records', state.records, recordItem, 'No associated records.');
+  fillList('contact-tickets', state.contactTickets, contactTicketItem, 'No tickets.');
+  fillList('contact-lists-items', state.contactLists, listItem, 'In no list.', state.contactFailed.has('lists'));
+  fillList('contact-media-items', state.contactMedia, sharedMediaItem, 'No files shared yet.', state.contactFailed.has('media'));
+  fillList('contact-activity-items', state.contactActivity, activityItem, 'No activity yet.', state.contactFailed.has('activity'));
+}
+
+/** Fills a list of the contact panel; empty, it says so (or that it could not be read). */
+function fillList(id, items, item, emptyText, failed = false) {
+  $(id).replaceChildren(
+    ...(items.length ? items.map(item) : [h('li', { class: 'muted small' }, failed ? 'Could not be read: see the error above.' : emptyText)]),
   );
-  $('contact-records').replaceChildren(
-    ...(state.records.length
-      ? state.records.map((r) =>
-          h(
-            'li',
-            { testid: 'contact-record' },
-            h('strong', null, humanize(r.type_key)),
-            h('span', { class: 'muted small' }, ` ${Object.entries(r.data).slice(0, 3).map(([k, v]) => `${humanize(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ')}`),
-          ),
-        )
-      : [h('li', { class: 'muted small' }, 'No associated records.')]),
+}
+
+/** A button that opens another conversation of the contact. */
+function openButton(conversationId, label, testid) {
+  return h('button', { type: 'button', class: 'link-button', testid, onclick: guarded(() => openConversation(conversationId)) }, label);
+}
+
+/** One of the contact's notes; one written in a conversation tells which. */
+function contactNoteItem(n) {
+  const where = !n.conversation_id
+    ? null
+    : n.conversation_id === state.openId
+      ? h('span', { class: 'muted small', testid: 'contact-note-conversation' }, 'this conversation')
+      : openButton(n.conversation_id, 'another conversation', 'contact-note-conversation');
+  return h(
+    'li',
+    { class: 'contact-note', testid: 'contact-note', data: { noteId: n.id } },
+    h('div', { class: 'muted small' }, `${noteAuthor(n)} · ${full(n.created_at)}`, where ? ' · ' : '', where),
+    h('div', { class: 'pre' }, n.body),
   );
-  $('contact-tickets').replaceChildren(
-    ...(state.contactTickets.length
-      ? state.contactTickets.map((t) =>
-          h(
-            'li',
-            { testid: 'contact-ticket', data: { ticketId: t.id } },
-            h('span', null, t.subject),
-            h('span', { class: cls('badge small', `ticket-${t.status}`) }, TICKET_STATUS[t.status] || t.status),
-          ),
-        )
-      : [h('li', { class: 'muted small' }, 'No tickets.')]),
+}
+
+function recordItem(r) {
+  return h(
+    'li',
+    { testid: 'contact-record' },
+    h('strong', null, humanize(r.type_key)),
+    h('span', { class: 'muted small' }, ` ${Object.entries(r.data).slice(0, 3).map(([k, v]) => `${humanize(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ')}`),
+  );
+}
+
+function contactTicketItem(t) {
+  return h(
+    'li',
+    { testid: 'contact-ticket', data: { ticketId: t.id } },
+    h('span', null, t.subject),
+    h('span', { class: cls('badge small', `ticket-${t.status}`) }, TICKET_STATUS[t.status] || t.status),
+  );
+}
+
+function listItem(list) {
+  return h(
+    'li',
+    { class: 'contact-list-item', testid: 'contact-list-item', data: { listId: list.id } },
+    h('span', { class: 'chip' }, list.name),
+    h('span', { class: 'muted small' }, plural(list.member_count, 'member', 'members')),
+  );
+}
+
+/**
+ * A file of the contact's conversations: a thumbnail for a stored image, a link once there is
+ * a URL, else what it is (a customer's file that is not downloaded yet has none).
+ */
+function sharedMediaItem(m) {
+  const url = safeUrl(m.url);
+  const label = m.filename || m.caption || humanize(m.kind);
+  const thumb =
+    url && m.kind === 'image' && url.startsWith('/api/')
+      ? h('img', { src: url, alt: m.caption || m.filename || 'Image', loading: 'lazy', testid: 'contact-media-thumb' })
+      : null;
+  const shown = url
+    ? h('a', { href: url, target: '_blank', rel: 'noopener', class: cls('media-link', thumb && 'thumb'), testid: 'contact-media-link', title: label }, thumb || label)
+    : h('span', { class: 'media-name' }, label);
+  return h(
+    'li',
+    { class: 'contact-media-item', testid: 'contact-media-item', data: { messageId: m.message_id, kind: m.kind, direction: m.direction } },
+    shown,
+    h(
+      'span',
+      { class: 'media-meta muted small' },
+      thumb ? null : h('span', { class: 'tag' }, humanize(m.kind)),
+      `${m.direction === 'outbound' ? 'Sent' : 'Received'} `,
+      h('time', { datetime: m.created_at, title: full(m.created_at) }, ago(m.created_at)),
+      m.url ? '' : ' · not downloaded yet',
+    ),
+  );
+}
+
+/** A moment of the contact's history; one of another conversation opens it. */
+function activityItem(a) {
+  const elsewhere = a.conversation_id && a.conversation_id !== state.openId;
+  const data = { kind: a.kind };
+  if (a.conversation_id) data.conversationId = a.conversation_id;
+  const body = [
+    h('time', { class: 'activity-time', testid: 'contact-activity-time', datetime: a.at, title: full(a.at) }, ago(a.at)),
+    h('span', { class: 'activity-text', testid: 'contact-activity-text' }, a.text),
+  ];
+  return h(
+    'li',
+    { class: cls('contact-activity-item', elsewhere && 'elsewhere'), testid: 'contact-activity-item', data },
+    elsewhere
+      ? h('button', { type: 'button', class: 'activity-open', title: 'Open this conversation', onclick: guarded(() => openConversation(a.conversation_id)) }, body)
+      : body,
   );
 }
 
@@ -1567,6 +1761,47 @@ async function sendReply() {
   await refreshOpen(new Set(['messages']));
 }
 
+/**
+ * Sends the chosen file: uploaded first (raw bytes, with its type), then sent as a media message
+ * with the reply box's text as its caption.
+ */
+async function sendAttachment() {
+  const id = state.openId;
+  const picker = $('attach-input');
+  const file = picker.files && picker.files[0];
+  picker.value = ''; // choosing the same file again is a change again
+  if (!file || !id) return;
+  const input = $('reply-input');
+  const text = input.value;
+  let sent = false;
+  await busy($('attach-button'), async () => {
+    setAttachState('uploading');
+    try {
+      const stored = await upload(`/conversations/${enc(id)}/attachments?filename=${enc(file.name)}`, file);
+      const media = { kind: stored.kind, upload_id: stored.upload_id, filename: stored.filename };
+      if (text.trim()) media.caption = text.trim();
+      await api('POST', `/conversations/${enc(id)}/messages`, { media });
+      sent = true;
+    } finally {
+      setAttachState('idle');
+    }
+  });
+  if (!sent) return; // already sending one
+  // Typed on meanwhile: what was written stays.
+  if (state.openId === id && input.value === text) {
+    input.value = '';
+    $('assist-undo').hidden = true;
+    state.drafts.delete(id);
+  }
+  await refreshOpen(new Set(['messages']));
+}
+
+function setAttachState(mode) {
+  const button = $('attach-button');
+  button.dataset.state = mode;
+  $('attach-label').textContent = mode === 'uploading' ? 'Uploading…' : 'Attach';
+}
+
 async function sendTemplate() {
   const id = state.openId;
   const template = selectedTemplate();
@@ -1646,13 +1881,14 @@ function undoRewrite() {
   $('assist-undo').hidden = true;
 }
 
+/** An internal note in the open conversation (the API keeps it on the contact too). */
 async function saveNote() {
-  const contactId = state.conversation && state.conversation.contact_id;
+  const id = state.openId;
   const input = $('note-input');
   const body = input.value.trim();
   if (!body) throw clientError('empty_note', 'Write the note first.');
-  await busy($('note-save'), () => api('POST', `/contacts/${enc(contactId)}/notes`, { body }));
-  input.value = '';
+  await busy($('note-save'), () => api('POST', `/conversations/${enc(id)}/notes`, { body }));
+  if (state.openId === id) input.value = '';
   await refreshOpen(new Set(['notes']));
 }
 
@@ -1686,6 +1922,7 @@ async function giveBack() {
   await refreshOpen(new Set(['conversation']));
 }
 
+/** The status select's "Snoozed" sends no `snoozed_until`: snoozed until the customer replies. */
 async function changeStatus() {
   const id = state.openId;
   const select = $('conversation-status');
@@ -1698,6 +1935,368 @@ async function changeStatus() {
   }
   scheduleListRefresh();
   await refreshOpen(new Set(['conversation']));
+}
+
+// ---- Notifications -----------------------------------------------------------------------------
+
+/** What the bell shows of each kind: a mark and a word (`ticket.escalated`, so far). */
+const NOTIFICATION_KIND = { 'ticket.escalated': { mark: '↑', label: 'Escalated' } };
+
+/** No event carries the count, so it is also read this often while someone is logged in. */
+const NOTIFICATIONS_POLL = 30 * 1000;
+
+const notificationsOpen = () => !$('notifications-panel').hidden;
+const notificationItems = () => [...$('notifications-list').querySelectorAll('.notification-item')];
+
+/** Shows the bell and starts reading its count, for a person (an API key has no notifications). */
+function startNotifications() {
+  stopNotifications();
+  state.notificationsOff = !myId();
+  $('notifications').hidden = state.notificationsOff;
+  if (state.notificationsOff) return;
+  guarded(refreshNotifications)();
+  state.notificationsPoll = setInterval(guarded(refreshNotifications), NOTIFICATIONS_POLL);
+}
+
+/** Logged out: no more reading, nothing of the last person left in the bell, late answers dropped. */
+function stopNotifications() {
+  clearInterval(state.notificationsPoll);
+  state.notificationsPoll = null;
+  clearTimeout(notificationsTimer);
+  notificationsTimer = null;
+  state.notificationsSeq += 1;
+  closeNotifications();
+  state.notifications = { unread: 0, items: [], loaded: false };
+  renderNotificationCount();
+  renderNotifications();
+}
+
+/** A login without a person: the bell goes, silently (there is nothing to fix). */
+function hideNotifications() {
+  state.notificationsOff = true;
+  clearInterval(state.notificationsPoll);
+  state.notificationsPoll = null;
+  closeNotifications();
+  $('notifications').hidden = true;
+}
+
+/**
+ * Reads the unread count again, and the list with it while the panel shows it (only the unread
+ * ones otherwise: the badge needs no more). A later read, or a change made here, wins.
+ */
+async function refreshNotifications() {
+  if (!state.me || state.notificationsOff) return;
+  const seq = ++state.notificationsSeq;
+  const whole = notificationsOpen();
+  let answer;
+  try {
+    answer = await api('GET', whole ? '/notifications' : '/notifications?unread=true');
+  } catch (e) {
+    if (seq !== state.notificationsSeq) return;
+    if (e.status === 403) return hideNotifications();
+    throw e;
+  }
+  if (seq !== state.notificationsSeq) return;
+  state.notifications.unread = answer.unread;
+  if (whole) {
+    state.notifications.items = answer.items;
+    state.notifications.loaded = true;
+    renderNotifications();
+  }
+  renderNotificationCount();
+}
+
+/** At most one read per 200 ms, however many conversations change. */
+let notificationsTimer = null;
+function scheduleNotificationsRefresh() {
+  if (notificationsTimer) return;
+  notificationsTimer = setTimeout(
+    guarded(() => {
+      notificationsTimer = null;
+      return refreshNotifications();
+    }),
+    200,
+  );
+}
+
+/** A change made here: drops reads already asked (they predate it), then reads again to agree. */
+function notificationsChanged() {
+  state.notificationsSeq += 1;
+  renderNotificationCount();
+  renderNotifications();
+  scheduleNotificationsRefresh();
+}
+
+function renderNotificationCount() {
+  const n = state.notifications.unread;
+  const badge = $('notifications-count');
+  badge.dataset.count = String(n);
+  badge.textContent = n > 99 ? '99+' : String(n);
+  badge.hidden = n === 0;
+  const label = n ? `Notifications: ${n} unread` : 'Notifications';
+  $('notifications-button').setAttribute('aria-label', label);
+  $('notifications-button').title = label;
+  $('notifications-read-all').disabled = n === 0;
+}
+
+function renderNotifications() {
+  const { items, loaded } = state.notifications;
+  const list = $('notifications-list');
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.notificationId : null;
+  list.replaceChildren(...items.map(notificationItem));
+  // Only once read: an empty list before that means "not known yet", not "nothing".
+  $('notifications-empty').hidden = !loaded || items.length > 0;
+  if (focused) {
+    const again = list.querySelector(`[data-notification-id="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+}
+
+function notificationItem(n) {
+  const unread = !n.read_at;
+  const kind = NOTIFICATION_KIND[n.kind] || { mark: '•', label: humanize(String(n.kind).replace(/\./g, ' ')) };
+  return h(
+    'li',
+    { class: 'notification-row' },
+    h(
+      'button',
+      {
+        type: 'button',
+        class: cls('notification-item', unread && 'unread'),
+        testid: 'notification-item',
+        data: { notificationId: n.id, read: String(!unread), kind: n.kind },
+        title: n.conversation_id ? 'Open the conversation' : null,
+        onclick: guarded((e) => openNotification(e.currentTarget, n)),
+      },
+      h('span', { class: 'notification-mark', 'aria-hidden': 'true' }, kind.mark),
+      h(
+        'span',
+        { class: 'notification-main' },
+        h('span', { class: 'notification-text', testid: 'notification-text' }, n.text),
+        h(
+          'span',
+          { class: 'notification-meta' },
+          kind.label,
+          ' · ',
+          h('time', { testid: 'notification-time', datetime: n.created_at, title: full(n.created_at) }, ago(n.created_at)),
+        ),
+      ),
+      unread ? h('span', { class: 'unread-dot', title: 'Unread' }) : null,
+    ),
+  );
+}
+
+function openNotifications() {
+  closeSnoozeMenu();
+  $('notifications-panel').hidden = false;
+  $('notifications-button').setAttribute('aria-expanded', 'true');
+  renderNotifications();
+  $('notifications-panel').focus();
+  // The badge's read had only the unread ones: read the whole list for the panel.
+  return refreshNotifications();
+}
+
+/** Closes the panel; `focus`: back on the bell, for the keyboard (Escape). */
+function closeNotifications({ focus = false } = {}) {
+  const panel = $('notifications-panel');
+  if (panel.hidden) return;
+  const within = panel.contains(document.activeElement);
+  panel.hidden = true;
+  $('notifications-button').setAttribute('aria-expanded', 'false');
+  if (focus || within) $('notifications-button').focus();
+}
+
+function toggleNotifications() {
+  if (notificationsOpen()) return closeNotifications({ focus: true });
+  return openNotifications();
+}
+
+/** Marks it read (when it is not yet), then opens its conversation, when it has one. */
+async function openNotification(button, n) {
+  if (button.disabled) return;
+  if (!n.read_at) {
+    try {
+      await busy(button, () => api('POST', `/notifications/${enc(n.id)}/read`));
+      n.read_at = new Date().toISOString();
+      state.notifications.unread = Math.max(0, state.notifications.unread - 1);
+      notificationsChanged();
+    } catch (e) {
+      // Still unread, but the conversation is as worth opening.
+      showError(e);
+    }
+  }
+  if (!n.conversation_id) {
+    // Its button was disabled while marking, which dropped the focus: put it on the new one.
+    const again = $('notifications-list').querySelector(`[data-notification-id="${CSS.escape(n.id)}"]`);
+    if (again && notificationsOpen()) again.focus();
+    return;
+  }
+  closeNotifications();
+  await openConversation(n.conversation_id);
+}
+
+async function readAllNotifications() {
+  let done = false;
+  await busy($('notifications-read-all'), async () => {
+    await api('POST', '/notifications/read');
+    done = true;
+  });
+  if (!done) return; // already sending it
+  const now = new Date().toISOString();
+  for (const n of state.notifications.items) if (!n.read_at) n.read_at = now;
+  state.notifications.unread = 0;
+  notificationsChanged();
+}
+
+/** Up and down move between the panel's notifications. */
+function notificationsKeys(event) {
+  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+  const items = notificationItems();
+  if (!items.length) return;
+  event.preventDefault();
+  const at = items.indexOf(document.activeElement);
+  const step = event.key === 'ArrowDown' ? 1 : -1;
+  items[at < 0 ? (step > 0 ? 0 : items.length - 1) : (at + step + items.length) % items.length].focus();
+}
+
+// ---- Snoozing ---------------------------------------------------------------------------------
+
+/** The API refuses a snooze that ends further ahead than this. */
+const SNOOZE_MAX = 365 * DAY;
+
+/** When a snooze choice ends, as of now (`null`: when the customer replies). Local time. */
+function snoozeMoment(choice) {
+  const at = new Date();
+  switch (choice) {
+    case '1h':
+      return new Date(at.getTime() + HOUR);
+    case '3h':
+      return new Date(at.getTime() + 3 * HOUR);
+    case 'tomorrow':
+      at.setDate(at.getDate() + 1);
+      at.setHours(9, 0, 0, 0);
+      return at;
+    case 'next-week':
+      // The coming Monday; on a Monday, the one a week on.
+      at.setDate(at.getDate() + ((8 - at.getDay()) % 7 || 7));
+      at.setHours(9, 0, 0, 0);
+      return at;
+    default:
+      return null;
+  }
+}
+
+/** RFC 3339 in UTC, whole seconds ("2025-03-12T08:00:00Z"). */
+const rfc3339 = (date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** `date` as a datetime-local input holds it: "2025-03-12T09:00", local time. */
+function localInputValue(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+const snoozeOptions = () => [...$('snooze-menu').querySelectorAll('.snooze-option')];
+
+function openSnoozeMenu() {
+  // Hints as of now: the menu may have been opened hours after the page was.
+  for (const option of snoozeOptions()) {
+    const moment = snoozeMoment(option.dataset.choice);
+    option.querySelector('.snooze-hint').textContent = moment ? soon(moment.toISOString()) : '';
+  }
+  showCustomSnooze(false);
+  $('snooze-menu').hidden = false;
+  $('snooze-button').setAttribute('aria-expanded', 'true');
+  snoozeOptions()[0].focus();
+}
+
+/** Closes the menu; `focus`: back on its button, for the keyboard (Escape, a choice made). */
+function closeSnoozeMenu({ focus = false } = {}) {
+  const menu = $('snooze-menu');
+  if (menu.hidden) return;
+  const within = menu.contains(document.activeElement);
+  menu.hidden = true;
+  $('snooze-button').setAttribute('aria-expanded', 'false');
+  if (focus || within) $('snooze-button').focus();
+}
+
+function toggleSnoozeMenu() {
+  if ($('snooze-menu').hidden) openSnoozeMenu();
+  else closeSnoozeMenu({ focus: true });
+}
+
+/** The custom date-time row, offered with tomorrow 09:00 and bounded as the API bounds it. */
+function showCustomSnooze(shown) {
+  const row = $('snooze-custom');
+  const input = $('snooze-custom-input');
+  row.hidden = !shown;
+  $('snooze-menu').querySelector('[data-choice="custom"]').setAttribute('aria-expanded', String(shown));
+  if (!shown) return;
+  const now = Date.now();
+  input.min = localInputValue(new Date(now + MINUTE));
+  input.max = localInputValue(new Date(now + SNOOZE_MAX - DAY));
+  if (!input.value) input.value = localInputValue(snoozeMoment('tomorrow'));
+  input.focus();
+}
+
+function chooseSnooze(option) {
+  const choice = option.dataset.choice;
+  if (choice === 'custom') {
+    showCustomSnooze($('snooze-custom').hidden);
+    return undefined;
+  }
+  return snooze(snoozeMoment(choice), option);
+}
+
+/** The custom moment: a datetime-local value is read as local time. */
+function confirmCustomSnooze() {
+  const raw = $('snooze-custom-input').value;
+  if (!raw) throw clientError('invalid_snooze', 'Pick the date and time to snooze until.');
+  const until = new Date(raw);
+  const ahead = until.getTime() - Date.now();
+  if (Number.isNaN(ahead)) throw clientError('invalid_snooze', 'That date and time cannot be read.');
+  if (ahead <= 0) throw clientError('invalid_snooze', 'Pick a moment in the future to snooze until.');
+  // A minute short of the limit: the server's clock reads it a little later.
+  if (ahead > SNOOZE_MAX - MINUTE) throw clientError('invalid_snooze', 'A conversation can be snoozed for a year at most.');
+  return snooze(until, $('snooze-custom-confirm'));
+}
+
+/**
+ * Snoozes the open conversation until `until` (a Date), or until the customer writes (`null`);
+ * the server opens it again by itself then. The menu stays open on a refusal, to pick again.
+ */
+async function snooze(until, control) {
+  const id = state.openId;
+  const body = { status: 'snoozed' };
+  if (until) body.snoozed_until = rfc3339(until);
+  let done = false;
+  await busy(control, async () => {
+    await api('PATCH', `/conversations/${enc(id)}`, body);
+    done = true;
+  });
+  if (!done) return; // already sending one
+  closeSnoozeMenu({ focus: true });
+  $('snooze-custom-input').value = '';
+  scheduleListRefresh();
+  await refreshOpen(new Set(['conversation']));
+}
+
+/** Wakes it before its time: open again (which clears `snoozed_until`). */
+async function wakeNow() {
+  const id = state.openId;
+  await busy($('snooze-wake'), () => api('PATCH', `/conversations/${enc(id)}`, { status: 'open' }));
+  scheduleListRefresh();
+  await refreshOpen(new Set(['conversation']));
+}
+
+/** Up and down move between the menu's choices. */
+function snoozeMenuKeys(event) {
+  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+  const options = snoozeOptions();
+  const at = options.indexOf(document.activeElement);
+  if (at < 0) return;
+  event.preventDefault();
+  const step = event.key === 'ArrowDown' ? 1 : -1;
+  options[(at + step + options.length) % options.length].focus();
 }
 
 function openTicketForm() {
@@ -1818,6 +2417,9 @@ function wireStaticHandlers() {
   $('error-dismiss').addEventListener('click', hideError);
   $('login-form').addEventListener('submit', guarded(login));
   $('logout').addEventListener('click', guarded(logout));
+  $('notifications-button').addEventListener('click', guarded(toggleNotifications));
+  $('notifications-read-all').addEventListener('click', guarded(readAllNotifications));
+  $('notifications-panel').addEventListener('keydown', notificationsKeys);
 
   for (const button of document.querySelectorAll('#views .view')) {
     button.addEventListener('click', guarded(() => selectView(button.dataset.view)));
@@ -1847,11 +2449,40 @@ function wireStaticHandlers() {
   $('take-over').addEventListener('click', guarded(takeOver));
   $('give-back').addEventListener('click', guarded(giveBack));
   $('conversation-status').addEventListener('change', guarded(changeStatus));
+  $('snooze-button').addEventListener('click', toggleSnoozeMenu);
+  for (const option of snoozeOptions()) option.addEventListener('click', guarded(() => chooseSnooze(option)));
+  $('snooze-custom-confirm').addEventListener('click', guarded(confirmCustomSnooze));
+  $('snooze-custom-input').addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    guarded(confirmCustomSnooze)();
+  });
+  $('snooze-menu').addEventListener('keydown', snoozeMenuKeys);
+  $('snooze-wake').addEventListener('click', guarded(wakeNow));
+  // The menu and the bell's panel close on Escape and on a click anywhere else but the error
+  // banner (dismissing a refused custom time leaves the menu open to pick again).
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    if (!$('snooze-menu').hidden) {
+      event.preventDefault();
+      closeSnoozeMenu({ focus: true });
+    } else if (notificationsOpen()) {
+      event.preventDefault();
+      closeNotifications({ focus: true });
+    }
+  });
+  document.addEventListener('click', (event) => {
+    if ($('error-banner').contains(event.target)) return;
+    if (!$('snooze').contains(event.target)) closeSnoozeMenu();
+    if (!$('notifications').contains(event.target)) closeNotifications();
+  });
 
   $('composer-mode-reply').addEventListener('click', () => setComposerMode('reply'));
   $('composer-mode-note').addEventListener('click', () => setComposerMode('note'));
   $('reply-send').addEventListener('click', guarded(sendReply));
   onCtrlEnter($('reply-input'), sendReply);
+  $('attach-button').addEventListener('click', () => $('attach-input').click());
+  $('attach-input').addEventListener('change', guarded(sendAttachment));
   $('smart-replies-request').addEventListener('click', guarded(requestSmartReplies));
   $('assist-rewrite').addEventListener('click', guarded(rewriteDraft));
   $('assist-undo').addEventListener('click', undoRewrite);
@@ -1890,6 +2521,7 @@ function wireStaticHandlers() {
     if (!state.me) return;
     renderList();
     if (state.conversation) renderHeader();
+    if (notificationsOpen()) renderNotifications();
   }, MINUTE);
 }
 

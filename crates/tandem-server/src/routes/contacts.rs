@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tandem_core::{Actor, ContactFilter, ContactId, ContactSort, Role};
 use tandem_store::{
+    contact_activity::Activity,
     contacts::{Contact, ContactDraft, DraftRules},
+    lists::ContactList,
     notes::Note,
     objects::ObjectRecord,
     Page, Paged,
@@ -237,7 +239,7 @@ pub async fn list_notes(State(app): State<AppState>, Auth(actor): Auth, Path(id)
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NoteCreate {
-    body: String,
+    pub(crate) body: String,
 }
 
 #[utoipa::path(post, path = "/contacts/{id}/notes", tag = "contacts", params(("id" = ContactId, Path)), request_body = NoteCreate,
@@ -250,6 +252,69 @@ pub async fn add_note(
 ) -> ApiResult<(StatusCode, Json<Note>)> {
     let note = app.store.add_note(actor.workspace_id, parse_id(&id, "contact")?, &actor, &req.body).await?;
     Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// The contact's history across conversations and tickets (started, resolved, notes, survey
+/// answers), newest first, at most 100 entries; Staff see the entries of what they may see.
+#[utoipa::path(get, path = "/contacts/{id}/activity", tag = "contacts", params(("id" = ContactId, Path)),
+    responses((status = 200, body = Items<Activity>), (status = 404, body = ErrorBody)))]
+pub async fn contact_activity(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<Items<Activity>>> {
+    let viewer = crate::routes::tickets::viewer(&app, &actor).await?;
+    let contact = parse_id(&id, "contact")?;
+    Ok(Json(app.store.contact_activity(actor.workspace_id, contact, &viewer.conversation_visibility()).await?.into()))
+}
+
+/// A file exchanged with the contact, as the contact panel lists it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SharedMediaItem {
+    #[schema(value_type = String)]
+    message_id: tandem_core::MessageId,
+    #[schema(value_type = String)]
+    conversation_id: tandem_core::ConversationId,
+    /// `inbound` or `outbound`.
+    direction: String,
+    /// `image`, `video`, `audio`, `document` or `sticker`.
+    kind: String,
+    filename: Option<String>,
+    caption: Option<String>,
+    /// Where to open it: the message's media endpoint for the customer's files (once
+    /// downloaded), the public link for ours; null while not downloaded yet.
+    url: Option<String>,
+    created_at: tandem_core::Timestamp,
+}
+
+/// Files the contact sent or was sent, newest first, at most 100.
+#[utoipa::path(get, path = "/contacts/{id}/media", tag = "contacts", params(("id" = ContactId, Path)),
+    responses((status = 200, body = Items<SharedMediaItem>), (status = 404, body = ErrorBody)))]
+pub async fn contact_media(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Items<SharedMediaItem>>> {
+    let viewer = crate::routes::tickets::viewer(&app, &actor).await?;
+    let contact = parse_id(&id, "contact")?;
+    let media = app.store.contact_media(actor.workspace_id, contact, &viewer.conversation_visibility()).await?;
+    let items: Vec<SharedMediaItem> = media
+        .into_iter()
+        .map(|m| SharedMediaItem {
+            url: if m.stored { Some(format!("/api/v1/messages/{}/media", m.message_id)) } else { m.link },
+            message_id: m.message_id,
+            conversation_id: m.conversation_id,
+            direction: m.direction,
+            kind: m.kind,
+            filename: m.filename,
+            caption: m.caption,
+            created_at: m.created_at,
+        })
+        .collect();
+    Ok(Json(items.into()))
+}
+
+/// The static lists the contact is in.
+#[utoipa::path(get, path = "/contacts/{id}/lists", tag = "contacts", params(("id" = ContactId, Path)),
+    responses((status = 200, body = Items<ContactList>), (status = 404, body = ErrorBody)))]
+pub async fn contact_lists(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<Items<ContactList>>> {
+    Ok(Json(app.store.contact_lists(actor.workspace_id, parse_id(&id, "contact")?).await?.into()))
 }
 
 /// Custom object records associated with the contact.

@@ -12,10 +12,11 @@ use tandem_core::{Actor, ChannelId, ContactId, ConversationId, ConversationStatu
 use tandem_store::{
     conversations::{Conversation, ConversationQuery, Message},
     messaging::NewOutbound,
+    notes::Note,
     Paged,
 };
 
-use super::PageQuery;
+use super::{contacts::NoteCreate, Items, PageQuery};
 use crate::{
     auth::Auth,
     error::{ApiError, ApiResult, ErrorBody},
@@ -100,6 +101,10 @@ pub struct ConversationUpdate {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<TeamId>)]
     team_id: Option<Option<TeamId>>,
+    /// With `status: snoozed`: when it opens again (within 365 days); without, it sleeps until
+    /// the customer writes.
+    #[serde(default)]
+    snoozed_until: Option<tandem_core::Timestamp>,
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)), request_body = ConversationUpdate,
@@ -120,7 +125,22 @@ pub async fn update_conversation(
             return Err(ApiError::forbidden("Staff can only give back conversations assigned to them"));
         }
     }
-    Ok(Json(app.store.update_conversation(actor.workspace_id, conv.id, req.status, req.assignee_user_id, req.team_id).await?))
+    let snooze = req.status == Some(ConversationStatus::Snoozed);
+    if req.snoozed_until.is_some() && !snooze {
+        return Err(
+            tandem_core::ValidationError::new("snoozed_until", "invalid_snooze", "`snoozed_until` goes with `status: snoozed`").into()
+        );
+    }
+    let ws = actor.workspace_id;
+    let status = if snooze { None } else { req.status };
+    let mut updated = conv;
+    if status.is_some() || req.assignee_user_id.is_some() || req.team_id.is_some() || !snooze {
+        updated = app.store.update_conversation(ws, updated.id, status, req.assignee_user_id, req.team_id).await?;
+    }
+    if snooze {
+        updated = app.store.snooze_conversation(ws, updated.id, req.snoozed_until).await?;
+    }
+    Ok(Json(updated))
 }
 
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = ConversationId, Path), PageQuery),
@@ -155,8 +175,13 @@ pub struct MediaSend {
     /// `image`, `video`, `audio` or `document`.
     #[schema(value_type = String)]
     kind: tandem_channels::MediaKind,
-    /// An https URL the provider can reach.
-    url: String,
+    /// An https URL the provider can reach; or give `upload_id` instead.
+    #[serde(default)]
+    url: Option<String>,
+    /// A file attached to this conversation (`POST /conversations/{id}/attachments`): the
+    /// provider fetches it from its public link.
+    #[serde(default)]
+    upload_id: Option<String>,
     #[serde(default)]
     caption: Option<String>,
     #[serde(default)]
@@ -181,6 +206,7 @@ pub async fn send_message(
     State(app): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<MessageCreate>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let ws = actor.workspace_id;
@@ -188,7 +214,15 @@ pub async fn send_message(
     let conversation = conv.id;
     let (body, content) = match (req.body, req.template, req.media) {
         (None, None, Some(m)) => {
-            if !m.url.starts_with("https://") && !m.url.starts_with("http://") {
+            let url = match (m.url, m.upload_id.as_deref()) {
+                (Some(url), None) => url,
+                (None, Some(upload)) => {
+                    let file = app.store.get_attachment(ws, conversation, upload).await?;
+                    format!("{}/media/{}", public_base(&app, &headers), file.token)
+                }
+                _ => return Err(ApiError::bad_request("invalid_media", "give the media's `url` or its `upload_id`, not both")),
+            };
+            if !url.starts_with("https://") && !url.starts_with("http://") {
                 return Err(tandem_core::ValidationError::new(
                     "media.url",
                     "invalid_url",
@@ -196,12 +230,14 @@ pub async fn send_message(
                 )
                 .into());
             }
+            let m = MediaSend { url: Some(url), ..m };
             let body = match (&m.caption, &m.filename) {
                 (Some(c), _) => format!("[{}] {c}", m.kind.as_str()),
                 (None, Some(f)) => format!("[{}] {f}", m.kind.as_str()),
                 (None, None) => format!("[{}]", m.kind.as_str()),
             };
-            let content = tandem_channels::OutboundContent::Media { kind: m.kind, url: m.url, caption: m.caption, filename: m.filename };
+            let url = m.url.unwrap_or_default();
+            let content = tandem_channels::OutboundContent::Media { kind: m.kind, url, caption: m.caption, filename: m.filename };
             (body, Some(serde_json::to_value(content).map_err(|e| ApiError::bad_request("invalid_media", e.to_string()))?))
         }
         (Some(body), None, None) => {
@@ -261,6 +297,119 @@ pub async fn send_message(
     Ok((StatusCode::CREATED, Json(msg)))
 }
 
+/// Where providers reach this server: the configured public URL, else the Host the caller used.
+fn public_base(app: &AppState, headers: &axum::http::HeaderMap) -> String {
+    match &app.config.channels.public_url {
+        Some(base) => base.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AttachmentQuery {
+    /// The file's name as the customer will see it.
+    filename: String,
+}
+
+/// What an attachment is, for the channel: by its MIME type.
+fn media_kind(mime: &str) -> tandem_channels::MediaKind {
+    use tandem_channels::MediaKind;
+    match mime.split('/').next() {
+        Some("image") => MediaKind::Image,
+        Some("video") => MediaKind::Video,
+        Some("audio") => MediaKind::Audio,
+        _ => MediaKind::Document,
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AttachmentCreated {
+    #[serde(flatten)]
+    attachment: tandem_store::attachments::Attachment,
+    /// `image`, `video`, `audio` or `document`: what to send it as.
+    kind: String,
+}
+
+/// Attach a file to the conversation (the request body is the file, with its `Content-Type`),
+/// then send it with `POST /conversations/{id}/messages` and `media.upload_id`. Refused with 413
+/// `too_large` above the channels' media limit.
+#[utoipa::path(post, path = "/conversations/{id}/attachments", tag = "conversations", params(("id" = ConversationId, Path), AttachmentQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = AttachmentCreated), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_attachment(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<AttachmentQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<AttachmentCreated>)> {
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    let limit = app.config.channels.max_media_bytes;
+    if body.len() > limit {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("an attachment is at most {limit} bytes")));
+    }
+    let mime = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .filter(|v| v.contains('/') && !v.is_empty())
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let attachment = app.store.save_attachment(actor.workspace_id, conv.id, &actor, &q.filename, &mime, body.to_vec()).await?;
+    let kind = media_kind(&attachment.mime_type).as_str().to_string();
+    Ok((StatusCode::CREATED, Json(AttachmentCreated { attachment, kind })))
+}
+
+/// An attachment's public link, fetched by the provider (no credentials: the token is one).
+pub async fn public_media(State(app): State<AppState>, Path(token): Path<String>) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let file = app.store.public_attachment(&token, tandem_core::Timestamp::now()).await?;
+    let mut headers = file_headers(file.mime_type, &file.filename);
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, max-age=3600"));
+    Ok((headers, file.bytes).into_response())
+}
+
+/// Headers of a file someone sent (a customer, a teammate): served from our origin, so it must
+/// never run there. Its type is taken as stated (`nosniff`), and a sandboxing policy with no
+/// sources keeps an HTML or SVG file from running scripts with the inbox's session.
+fn file_headers(mime: String, filename: &str) -> axum::http::HeaderMap {
+    use axum::http::{header, HeaderValue};
+    let mut h = axum::http::HeaderMap::new();
+    let disposition =
+        format!("inline; filename=\"{}\"", filename.replace(|c: char| c == '"' || c == '\\' || c.is_control() || !c.is_ascii(), "_"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"));
+    h
+}
+
+/// The internal notes written in the conversation, oldest first (the thread's order). Never sent
+/// to the customer.
+#[utoipa::path(get, path = "/conversations/{id}/notes", tag = "conversations", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = Items<Note>), (status = 404, body = ErrorBody)))]
+pub async fn list_notes(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult<Json<Items<Note>>> {
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    Ok(Json(app.store.list_conversation_notes(actor.workspace_id, conv.id).await?.into()))
+}
+
+/// An internal note in the conversation, for the team only: stored on the conversation's contact
+/// too, announced to live inbox views (`note.created`), never sent through the channel.
+#[utoipa::path(post, path = "/conversations/{id}/notes", tag = "conversations", params(("id" = ConversationId, Path)), request_body = NoteCreate,
+    responses((status = 201, body = Note), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_note(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NoteCreate>,
+) -> ApiResult<(StatusCode, Json<Note>)> {
+    let conv = visible_conversation(&app, &actor, &id).await?;
+    Ok((StatusCode::CREATED, Json(app.store.add_conversation_note(actor.workspace_id, conv.id, &actor, &req.body).await?)))
+}
+
 /// Where the conversation's window stands: whether free-form messages may go, until when, and
 /// whether a template is required.
 #[utoipa::path(get, path = "/conversations/{id}/window", tag = "conversations", params(("id" = ConversationId, Path)),
@@ -286,6 +435,5 @@ pub async fn get_media(State(app): State<AppState>, Auth(actor): Auth, Path(id):
     let upload = stored["upload_id"].as_str().ok_or_else(|| ApiError::not_found("media"))?;
     let (filename, bytes) = app.store.load_upload(actor.workspace_id, upload).await?;
     let mime = stored["mime_type"].as_str().unwrap_or("application/octet-stream").to_string();
-    let disposition = format!("inline; filename=\"{}\"", filename.replace(['"', '\\', '\r', '\n'], "_"));
-    Ok(([(axum::http::header::CONTENT_TYPE, mime), (axum::http::header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok((file_headers(mime, &filename), bytes).into_response())
 }

@@ -169,18 +169,24 @@ pub async fn assign(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SweepResult {
     routed: Vec<Assignment>,
+    /// Snoozed conversations opened again.
+    #[schema(value_type = Vec<String>)]
+    woken: Vec<tandem_core::ConversationId>,
     escalated: Vec<Escalated>,
 }
 
-/// Team Admin or Admin: route every waiting conversation and escalate every overdue ticket now
+/// Team Admin or Admin: route every waiting conversation, open the snoozed ones whose time has
+/// come and escalate every overdue ticket now
 /// (both also happen when the inbox and tickets are read). For a scheduler to call.
 #[utoipa::path(post, path = "/inbox/sweep", tag = "inbox", responses((status = 200, body = SweepResult), (status = 403, body = ErrorBody)))]
 pub async fn sweep(State(app): State<AppState>, auth: Auth) -> ApiResult<Json<SweepResult>> {
     auth.require(Role::TeamAdmin)?;
     let ws = auth.0.workspace_id;
     let routed = app.store.route_waiting(ws).await?;
-    let escalated = app.store.escalate_tickets(ws, Timestamp::now()).await?;
-    Ok(Json(SweepResult { routed, escalated }))
+    let now = Timestamp::now();
+    let woken = app.store.wake_snoozed(ws, now).await?;
+    let escalated = app.store.escalate_tickets(ws, now).await?;
+    Ok(Json(SweepResult { routed, woken, escalated }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

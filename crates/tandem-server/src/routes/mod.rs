@@ -13,6 +13,7 @@ mod inbox;
 mod knowledge;
 mod labels;
 mod lists;
+mod notifications;
 mod objects;
 mod properties;
 mod session;
@@ -26,6 +27,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
+pub use conversations::public_media;
 pub use health::{healthz, metrics, readyz};
 
 /// Every API route, with its OpenAPI description.
@@ -51,6 +53,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(contacts::remove_label))
         .routes(routes!(contacts::list_notes, contacts::add_note))
         .routes(routes!(contacts::contact_records))
+        .routes(routes!(contacts::contact_activity))
+        .routes(routes!(contacts::contact_media))
+        .routes(routes!(contacts::contact_lists))
         .routes(routes!(imports::import_contacts))
         .routes(routes!(imports::get_job))
         .routes(routes!(labels::list_labels, labels::create_label))
@@ -70,6 +75,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::list_conversations, conversations::create_conversation))
         .routes(routes!(conversations::get_conversation, conversations::update_conversation))
         .routes(routes!(conversations::list_messages, conversations::send_message))
+        .routes(routes!(conversations::list_notes, conversations::add_note))
+        .routes(routes!(conversations::add_attachment))
         .routes(routes!(conversations::get_window))
         .routes(routes!(conversations::get_media))
         .routes(routes!(views::list_views, views::create_view))
@@ -109,6 +116,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(inbox::sweep))
         .routes(routes!(inbox::metrics))
         .routes(routes!(events::events))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::read_notification))
+        .routes(routes!(notifications::read_all_notifications))
 }
 
 /// `limit` and `offset` query parameters.

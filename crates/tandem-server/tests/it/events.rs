@@ -23,13 +23,13 @@ use crate::{
 };
 
 /// One open `GET /api/v1/events`.
-struct Events {
+pub(crate) struct Events {
     body: Pin<Box<dyn Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
     buffer: String,
 }
 
 impl Events {
-    async fn open(request: RequestBuilder) -> Self {
+    pub(crate) async fn open(request: RequestBuilder) -> Self {
         let resp = request.send().await.unwrap();
         assert_eq!(resp.status(), 200);
         assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
@@ -37,7 +37,7 @@ impl Events {
     }
 
     /// The next event (its name and data), or None when none comes within `secs`.
-    async fn next(&mut self, secs: u64) -> Option<(String, Value)> {
+    pub(crate) async fn next(&mut self, secs: u64) -> Option<(String, Value)> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
@@ -56,7 +56,7 @@ impl Events {
     }
 
     /// The next `kind` event about `conversation`, skipping the others.
-    async fn next_about(&mut self, kind: &str, conversation: &str, secs: u64) -> Value {
+    pub(crate) async fn next_about(&mut self, kind: &str, conversation: &str, secs: u64) -> Value {
         loop {
             let (event, data) = self.next(secs).await.unwrap_or_else(|| panic!("no {kind} about {conversation} within {secs} s"));
             if data["conversation_id"] == conversation && event == kind {

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use tandem_core::{ConversationId, MessageDirection, Role};
+use tandem_core::{ConversationId, ConversationStatus, MessageDirection, Role};
 use tandem_store::{
     agent_runtime::{AgentStatus, NewAgentState},
     Backend,
@@ -196,12 +196,21 @@ async fn views(backend: Backend) {
     s.update_conversation(t.id, carl, Some(tandem_core::ConversationStatus::Resolved), Some(Some(mate.id)), None).await.unwrap();
 
     let id = |c: ConversationId| c.to_string();
-    // Search by name, phone (as people type it), message text (case-insensitive, LIKE-safe).
+    // Search by name, phone (as people type it), message text (the full-text index: words in
+    // any order, by their start, case-insensitive; punctuation is no query syntax).
     assert_eq!(listed(&app, key, "q=sheena").await, [id(sheena)]);
     assert_eq!(listed(&app, key, "q=06%2012%2034%2056%2078").await, [id(sheena)]);
     assert_eq!(listed(&app, key, "q=refund").await, [id(bob)]);
+    assert_eq!(listed(&app, key, "q=Lamp%20refu").await, [id(bob)], "words in any order, the last one a prefix");
+    assert_eq!(listed(&app, key, "q=fund").await, Vec::<String>::new(), "words match from their start");
+    assert_eq!(listed(&app, key, "q=refund%20sofa").await, Vec::<String>::new(), "every word must match");
     assert_eq!(listed(&app, key, "q=50%25_").await, [id(carl)]);
-    assert_eq!(listed(&app, key, "q=_").await, [id(carl)], "an underscore is a character, not a wildcard");
+    assert_eq!(
+        listed(&app, key, "q=%22REALLY%22%20%3A*%20off%26").await,
+        [id(carl)],
+        "quotes, stars, colons and ampersands are no query syntax"
+    );
+    assert_eq!(listed(&app, key, "q=_").await, Vec::<String>::new(), "an underscore is a character, not a wildcard");
     assert_eq!(listed(&app, key, "q=nobody").await, Vec::<String>::new());
     // Filters.
     assert_eq!(listed(&app, key, "label=gold").await, [id(sheena)]);
@@ -346,13 +355,65 @@ async fn the_sweep_job_routes_waiting_conversations_and_reschedules_itself() {
         (j.status == tandem_store::jobs::JobStatus::Succeeded).then_some(j)
     })
     .await;
-    assert_eq!(done.result, Some(json!({"routed": 1, "escalated": 0})));
+    assert_eq!(done.result, Some(json!({"routed": 1, "woken": 0, "escalated": 0})));
     let conv = store.get_conversation(t.id, waiting).await.unwrap();
     assert_eq!((conv.team_id, conv.assignee_user_id), (Some(support), Some(agent.id)));
     // The next sweep is queued; finished ones are pruned by the next run.
     assert!(!store.schedule_inbox_sweep(t.id, 0).await.unwrap());
     assert_eq!(store.prune_inbox_sweeps(t.id).await.unwrap(), 1);
     assert_error(&json(store_job(&app, &t, job.id).await).await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn a_snoozed_conversation_opens_at_its_time_or_when_the_customer_writes() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Lumen").await;
+    let other = app.tenant("Other").await;
+    let key = &t.admin_key;
+    let store = app.store();
+    let (_, timed) = conversation(&app, &t, "Hal", None).await;
+    let (_, waiting) = conversation(&app, &t, "Ivy", None).await;
+    let path = |c: ConversationId| format!("/api/v1/conversations/{c}");
+    let in_an_hour = tandem_core::Timestamp::now().plus_millis(3_600_000);
+
+    // Snoozed for an hour: the sweep is scheduled, nothing wakes before the hour.
+    let (s, snoozed) =
+        json(app.send(Method::PATCH, &path(timed), key, json!({"status": "snoozed", "snoozed_until": in_an_hour.to_rfc3339()})).await)
+            .await;
+    assert_eq!((s, snoozed["status"].as_str()), (200, Some("snoozed")), "{snoozed}");
+    assert_eq!(snoozed["snoozed_until"], in_an_hour.to_rfc3339());
+    assert!(!store.schedule_inbox_sweep(t.id, 0).await.unwrap(), "snoozing queued the sweep that wakes it");
+    assert!(store.wake_snoozed(t.id, tandem_core::Timestamp::now()).await.unwrap().is_empty());
+    let (_, list) = json(app.get("/api/v1/inbox/conversations?status=snoozed", key).await).await;
+    assert_eq!(list["items"][0]["snoozed_until"], in_an_hour.to_rfc3339(), "{list}");
+    // Refusals: a time without the status, a time past, another workspace.
+    let past = tandem_core::Timestamp::now().plus_millis(-60_000).to_rfc3339();
+    assert_error(&json(app.send(Method::PATCH, &path(timed), key, json!({"snoozed_until": past})).await).await, 422, "invalid_snooze");
+    let refused = app.send(Method::PATCH, &path(waiting), key, json!({"status": "snoozed", "snoozed_until": past})).await;
+    assert_error(&json(refused).await, 422, "invalid_snooze");
+    assert_eq!(store.get_conversation(t.id, waiting).await.unwrap().status, ConversationStatus::Open, "a refused snooze changes nothing");
+    assert_error(&json(app.send(Method::PATCH, &path(timed), &other.admin_key, json!({"status": "open"})).await).await, 404, "not_found");
+    // The hour comes: open again, without a snooze time.
+    assert_eq!(store.wake_snoozed(t.id, in_an_hour.plus_millis(1)).await.unwrap(), [timed]);
+    let woken = store.get_conversation(t.id, timed).await.unwrap();
+    assert_eq!((woken.status, woken.snoozed_until), (ConversationStatus::Open, None));
+
+    // Snoozed until the customer writes: no time wakes it, their message does.
+    let (_, until_reply) = json(app.send(Method::PATCH, &path(waiting), key, json!({"status": "snoozed"})).await).await;
+    assert!(until_reply["snoozed_until"].is_null(), "{until_reply}");
+    assert!(store.wake_snoozed(t.id, in_an_hour.plus_millis(300 * 86_400_000)).await.unwrap().is_empty());
+    message(&app, &t, waiting, MessageDirection::Outbound, "We will get back to you").await;
+    assert_eq!(store.get_conversation(t.id, waiting).await.unwrap().status, ConversationStatus::Snoozed, "our own message wakes nothing");
+    message(&app, &t, waiting, MessageDirection::Inbound, "Any news?").await;
+    assert_eq!(store.get_conversation(t.id, waiting).await.unwrap().status, ConversationStatus::Open);
+    // Pending (waiting on the customer) opens the same way; moving a snoozed one by hand clears its time.
+    assert_eq!(app.send(Method::PATCH, &path(waiting), key, json!({"status": "pending"})).await.status(), 200);
+    message(&app, &t, waiting, MessageDirection::Inbound, "Here is my order number").await;
+    assert_eq!(store.get_conversation(t.id, waiting).await.unwrap().status, ConversationStatus::Open);
+    let again = json!({"status": "snoozed", "snoozed_until": in_an_hour.to_rfc3339()});
+    assert_eq!(app.send(Method::PATCH, &path(timed), key, again).await.status(), 200);
+    let (_, opened) = json(app.send(Method::PATCH, &path(timed), key, json!({"status": "open"})).await).await;
+    assert!(opened["snoozed_until"].is_null(), "{opened}");
 }
 
 async fn store_job(app: &TestApp, t: &crate::Tenant, id: tandem_core::JobId) -> reqwest::Response {

@@ -1,7 +1,9 @@
 //! The shared inbox's web UI (`/inbox`) in headless Chromium against the real server: a person
 //! logs in, a WhatsApp customer writes (a signed webhook) and the conversation shows up live,
-//! the person takes it over from the AI agent, sends a smart reply, writes an internal note,
-//! opens a ticket and resolves it, and the satisfaction survey goes out. The Graph API and the
+//! the person takes it over from the AI agent, sends a smart reply, writes an internal note (in
+//! the thread, never sent), sends a photo (by its public link), snoozes the conversation and wakes
+//! it, opens a ticket (whose missed SLA rings the notifications bell) and resolves it (the
+//! contact panel's history shows it), and the satisfaction survey goes out. The Graph API and the
 //! model are faked at their HTTP boundary (wiremock), as in `channels`, `csat` and `agents`.
 //!
 //! The AI agent's own turn needs the embedding model and is tested in `agents`; here its state
@@ -39,6 +41,14 @@ const CUSTOMER_TEXT: &str = "Hello, my Orbe lamp arrived with a cracked shade. C
 /// The first suggestion of the fake model (`agents::provider`).
 const SUGGESTION: &str = "Sure, it costs 129 EUR.";
 const NOTE_TEXT: &str = "Photo of the crack received on WhatsApp; replacement shade approved by Lea.";
+const PHOTO_CAPTION: &str = "Here is the replacement shade, shipping today.";
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63,
+    0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44,
+    0xae, 0x42, 0x60, 0x82,
+];
 const TICKET_SUBJECT: &str = "Cracked lampshade on arrival";
 /// Part of the built-in five-point survey question (see `csat`).
 const SURVEY_WORDS: &str = "from 1 (very unsatisfied) to 5 (very satisfied)";
@@ -70,6 +80,17 @@ impl InboxPage<'_> {
         el[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {el}")).to_string()
     }
 
+    /// Chooses a file in an `<input type=file>` (hidden behind its button, as WebDriver allows).
+    async fn attach(&self, css: &str, file: &std::path::Path) {
+        let el = self.element(css).await;
+        self.browser.cmd(Method::POST, &format!("/element/{el}/value"), Some(json!({"text": file.display().to_string()}))).await;
+    }
+
+    async fn element_attr(&self, css: &str, attr: &str) -> String {
+        let script = format!("return document.querySelector({}).getAttribute({});", js(css), js(attr));
+        self.browser.exec(&script).await.as_str().unwrap_or_default().to_string()
+    }
+
     async fn until_visible(&self, css: &str) {
         let script =
             format!("const el = document.querySelector({}); return !!el && el.getClientRects().length > 0 && !el.disabled;", js(css));
@@ -81,10 +102,19 @@ impl InboxPage<'_> {
         self.browser.until(&format!("{css} to be hidden"), &script).await;
     }
 
+    /// Clicks the element; when a live update re-rendered it between finding and clicking (a
+    /// stale element), finds it again, as a person would click the new one.
     async fn click(&self, css: &str) {
-        self.until_visible(css).await;
-        let el = self.element(css).await;
-        self.browser.cmd(Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await;
+        for _ in 0..5 {
+            self.until_visible(css).await;
+            let el = self.element(css).await;
+            match self.browser.try_cmd(Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await {
+                Ok(_) => return,
+                Err(e) if e["value"]["error"] == "stale element reference" => continue,
+                Err(e) => panic!("WebDriver click on {css}: {e}"),
+            }
+        }
+        panic!("{css} kept being re-rendered before it could be clicked");
     }
 
     async fn type_in(&self, css: &str, text: &str) {
@@ -266,7 +296,9 @@ async fn scenario(app: &TestApp, graph: &MockServer, browser: &Browser) {
     page.click("[data-testid=composer-mode-note]").await;
     page.type_in("[data-testid=note-input]", NOTE_TEXT).await;
     page.click("[data-testid=note-save]").await;
-    page.until_text("[data-testid=note] [data-testid=note-body]", NOTE_TEXT).await;
+    page.until_text("[data-testid=thread-note] [data-testid=note-body]", NOTE_TEXT).await;
+    let (_, in_conversation) = json(app.get(&format!("/api/v1/conversations/{convo_id}/notes"), key).await).await;
+    assert_eq!(in_conversation["items"][0]["body"], NOTE_TEXT, "{in_conversation}");
     let as_message =
         format!("return [...document.querySelectorAll('[data-testid=message]')].some(m => m.textContent.includes({}));", js(NOTE_TEXT));
     assert_eq!(browser.exec(&as_message).await, false, "a note is not shown as a message");
@@ -275,6 +307,41 @@ async fn scenario(app: &TestApp, graph: &MockServer, browser: &Browser) {
     let (_, messages) = json(app.get(&format!("/api/v1/conversations/{convo_id}/messages"), key).await).await;
     assert!(!messages["items"].as_array().unwrap().iter().any(|m| m["body"] == NOTE_TEXT), "{messages}");
     page.shot("08-internal-note").await;
+
+    // A photo attached to a reply goes out by its public link, and shows in the contact panel.
+    page.click("[data-testid=composer-mode-reply]").await;
+    page.type_in("[data-testid=reply-input]", PHOTO_CAPTION).await;
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo = photo_dir.path().join("replacement-shade.png");
+    std::fs::write(&photo, PNG).unwrap();
+    page.attach("[data-testid=attach-input]", &photo).await;
+    let request = eventually(20, || async { sent(graph).await.into_iter().find(|b| b["type"] == "image") }).await;
+    assert_eq!(request["image"]["caption"], PHOTO_CAPTION, "{request}");
+    let link = request["image"]["link"].as_str().unwrap();
+    let fetched = reqwest::get(link).await.unwrap();
+    assert_eq!(fetched.headers()["content-type"], "image/png");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), PNG, "the provider fetches the very file");
+    page.until_visible("[data-testid=contact-media] [data-testid=contact-media-item][data-kind=image]").await;
+    page.until_text("[data-testid=item-preview]", "You: [image]").await;
+    page.no_error("attaching a photo").await;
+    page.shot("09-attachment-sent").await;
+
+    // Snoozed for an hour: the header and the list say until when; waking it opens it again.
+    page.click("[data-testid=snooze-button]").await;
+    page.click("[data-testid=snooze-option][data-choice=\"1h\"]").await;
+    page.until_visible("[data-testid=snoozed-until]").await;
+    page.until_visible(&format!("{item} [data-testid=conversation-item-snoozed]")).await;
+    let (_, snoozed) = json(app.get(&format!("/api/v1/conversations/{convo_id}"), key).await).await;
+    assert_eq!(snoozed["status"], "snoozed", "{snoozed}");
+    let until = tandem_core::Timestamp::try_from(snoozed["snoozed_until"].as_str().unwrap().to_string()).unwrap();
+    let ahead = until.millis() - tandem_core::Timestamp::now().millis();
+    assert!((3_500_000..=3_600_000).contains(&ahead), "snoozed for an hour: {snoozed}");
+    page.shot("10-snoozed").await;
+    page.click("[data-testid=snooze-wake]").await;
+    page.until_hidden("[data-testid=snoozed-until]").await;
+    let (_, woken) = json(app.get(&format!("/api/v1/conversations/{convo_id}"), key).await).await;
+    assert_eq!((woken["status"].as_str(), woken["snoozed_until"].is_null()), (Some("open"), true), "{woken}");
+    page.no_error("snoozing").await;
 
     // A ticket from the conversation.
     page.click("[data-testid=ticket-create]").await;
@@ -292,7 +359,27 @@ async fn scenario(app: &TestApp, graph: &MockServer, browser: &Browser) {
         "{tickets}"
     );
     page.no_error("creating the ticket").await;
-    page.shot("09-ticket-created").await;
+    page.shot("11-ticket-created").await;
+
+    // A month later nobody has worked the ticket: its SLA escalates and the bell says so.
+    let escalated = store.escalate_tickets(t.id, tandem_core::Timestamp::now().plus_millis(30 * 86_400_000)).await.unwrap();
+    assert!(!escalated.is_empty(), "the high-priority ticket is overdue");
+    // Any change to the conversation makes the page read its notifications again.
+    let pending = app.send(Method::PATCH, &format!("/api/v1/conversations/{convo_id}"), key, json!({"status": "pending"})).await;
+    assert_eq!(pending.status(), 200);
+    browser
+        .until(
+            "the unread count",
+            "const c = document.querySelector('[data-testid=notifications-count]'); return !!c && c.dataset.count !== '0';",
+        )
+        .await;
+    let unread: i64 = page.element_attr("[data-testid=notifications-count]", "data-count").await.parse().unwrap();
+    page.click("[data-testid=notifications-button]").await;
+    page.until_text("[data-testid=notification-item][data-read=false] [data-testid=notification-text]", TICKET_SUBJECT).await;
+    page.shot("12-notification").await;
+    page.click("[data-testid=notification-item][data-read=false]").await;
+    page.until_attr("[data-testid=notifications-count]", "data-count", &(unread - 1).to_string()).await;
+    page.no_error("reading a notification").await;
 
     // Resolving it sends the satisfaction survey through WhatsApp.
     page.click("[data-testid=ticket-card] [data-testid=ticket-resolve]").await;
@@ -300,8 +387,9 @@ async fn scenario(app: &TestApp, graph: &MockServer, browser: &Browser) {
     page.until_attr("[data-testid=ticket-card] [data-testid=ticket-csat]", "data-state", "sent").await;
     eventually(20, || async { graph_texts(graph).await.into_iter().find(|body| body.contains(SURVEY_WORDS)) }).await;
     browser.until("the survey in the thread", "return !!document.querySelector('[data-testid=message][data-author-kind=survey]');").await;
+    page.until_visible("[data-testid=contact-activity-item][data-kind=\"ticket.resolved\"]").await;
     page.no_error("resolving the ticket").await;
-    page.shot("10-ticket-resolved-csat").await;
+    page.shot("13-ticket-resolved-csat").await;
 
     // Only the reply and the survey went to WhatsApp: never the note.
     let texts = graph_texts(graph).await;
@@ -314,7 +402,7 @@ async fn scenario(app: &TestApp, graph: &MockServer, browser: &Browser) {
     page.click("[data-testid=contact-save]").await;
     page.until_visible("[data-testid=error-banner]").await;
     assert_eq!(page.text("[data-testid=error-code]").await, "invalid_email");
-    page.shot("11-error-banner").await;
+    page.shot("14-error-banner").await;
     page.click("[data-testid=error-dismiss]").await;
     page.until_hidden("[data-testid=error-banner]").await;
 
@@ -323,7 +411,7 @@ async fn scenario(app: &TestApp, graph: &MockServer, browser: &Browser) {
     page.until_visible("[data-testid=login-form]").await;
     let me = browser.exec("return fetch('/api/v1/me').then(r => r.status);").await;
     assert_eq!(me, 401);
-    page.shot("12-logged-out").await;
+    page.shot("15-logged-out").await;
 }
 
 #[tokio::test]

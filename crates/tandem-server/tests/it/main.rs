@@ -4,6 +4,7 @@ mod agents;
 mod auth;
 mod channels;
 mod contacts;
+mod conversation_panel;
 mod csat;
 mod errors;
 mod events;

@@ -415,3 +415,193 @@ async fn sla_and_escalation(backend: Backend) {
     let (_, events) = json(app.get(&format!("/api/v1/tickets/{}/events", second["id"].as_str().unwrap()), key).await).await;
     assert_eq!(events["items"][0]["detail"]["target_missing"], true, "{events}");
 }
+
+#[tokio::test]
+async fn sla_skips_holidays_and_pauses_while_waiting_sqlite() {
+    holidays_and_waiting(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sla_skips_holidays_and_pauses_while_waiting_postgres() {
+    holidays_and_waiting(Backend::Postgres).await;
+}
+
+async fn holidays_and_waiting(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let t = app.tenant("Lumen").await;
+    let key = &t.admin_key;
+    let sla = json!({"urgent": {"first_response_minutes": 30, "resolution_minutes": 120}, "high": {}, "medium": {}, "low": {}, "escalations": [
+        {"breach": "resolution", "action": {"type": "notify"}}
+    ]});
+
+    // Open every day, but the next fourteen days in Tokyo (UTC+9, no daylight saving) are holidays.
+    let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+9)).date();
+    let holidays: Vec<String> = (0..14).map(|d| (today + time::Duration::days(d)).to_string()).collect();
+    let days = json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
+    let hours = json!({"time_zone": "Asia/Tokyo", "start": "09:00", "end": "18:00", "days": days, "holidays": holidays});
+    let (s, saved) = json(app.send(Method::PUT, "/api/v1/inbox/settings", key, json!({"working_hours": hours, "sla": sla})).await).await;
+    assert_eq!(s, 200, "{saved}");
+    assert_eq!(saved["working_hours"]["holidays"].as_array().map(Vec::len), Some(14));
+    let mut bad = hours.clone();
+    bad["holidays"] = json!(["2025-02-30"]);
+    let (s, refused) = json(app.send(Method::PUT, "/api/v1/inbox/settings", key, json!({"working_hours": bad})).await).await;
+    assert_eq!(s, 422, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("`2025-02-30` is not a date"), "{refused}");
+
+    let (_, ticket) = json(app.send(Method::POST, "/api/v1/tickets", key, json!({"subject": "Broken", "priority": "urgent"})).await).await;
+    let created = Timestamp::from_millis(ms(&ticket["created_at"]));
+    let due = ms(&ticket["sla"]["first_response_due"]);
+    let wh: tandem_inbox::WorkingHours = serde_json::from_value(hours).unwrap();
+    assert_eq!(due, tandem_inbox::working_hours::deadline(Some(&wh), created, 30 * 60_000).millis(), "{ticket}");
+    // Thirty working minutes after the holidays: at 09:30 on the fifteenth day, not within a day.
+    let fifteenth = (today + time::Duration::days(14)).with_hms(9, 30, 0).unwrap().assume_offset(time::macros::offset!(+9));
+    assert_eq!(due, (fifteenth.unix_timestamp() * 1000), "{ticket}");
+
+    // Calendar time from here on: waiting on the customer stops the resolution clock.
+    let (s, _) = json(app.send(Method::PUT, "/api/v1/inbox/settings", key, json!({"working_hours": null, "sla": sla})).await).await;
+    assert_eq!(s, 200);
+    let (_, ticket) = json(app.send(Method::POST, "/api/v1/tickets", key, json!({"subject": "Refund", "priority": "urgent"})).await).await;
+    let id = ticket["id"].as_str().unwrap().to_string();
+    let created = ms(&ticket["created_at"]);
+    assert_eq!(ms(&ticket["sla"]["resolution_due"]), created + 120 * 60_000);
+    let path = format!("/api/v1/tickets/{id}");
+    let moved = |status: &'static str| app.send(Method::PATCH, &path, key, json!({"status": status}));
+    assert_eq!(moved("in_progress").await.status(), 200);
+    let (_, waiting) = json(moved("waiting").await).await;
+    assert_eq!(waiting["sla"]["resolution_paused"], true, "{waiting}");
+    assert!(waiting["sla"]["resolution_due"].is_null(), "{waiting}");
+    assert!(waiting["waiting_periods"][0]["until"].is_null(), "{waiting}");
+    // A month later it still waits: no resolution breach, nothing escalates.
+    let month = Timestamp::now().plus_millis(30 * 86_400_000);
+    let escalated = app.store().escalate_tickets(t.id, month).await.unwrap();
+    assert!(escalated.iter().all(|e| e.ticket_id.to_string() != id), "{escalated:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The customer answers: the clock runs again, the due time moved by the time spent waiting.
+    let (_, back) = json(moved("in_progress").await).await;
+    let period = &back["waiting_periods"][0];
+    let waited = ms(&period["until"]) - ms(&period["from"]);
+    assert!(waited >= 300, "{back}");
+    assert_eq!(back["sla"]["resolution_paused"], false);
+    assert_eq!(ms(&back["sla"]["resolution_due"]), created + 120 * 60_000 + waited, "{back}");
+    assert_eq!(back["waiting_count"], 1);
+    // Once overdue, the breach escalates as usual.
+    let escalated = app.store().escalate_tickets(t.id, month).await.unwrap();
+    assert!(escalated.iter().any(|e| e.ticket_id.to_string() == id && e.breach == tandem_inbox::Breach::Resolution), "{escalated:?}");
+}
+
+async fn tickets_of(app: &TestApp, key: &str, conversation: &str) -> Vec<Value> {
+    let (_, list) = json(app.get(&format!("/api/v1/tickets?conversation_id={conversation}"), key).await).await;
+    list["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_keyword_rule_opens_a_ticket_from_the_customers_message() {
+    use crate::channels::{deliver, eventually, now_secs, the_conversation, wa_text, whatsapp_channel, with_graph};
+    let graph = wiremock::MockServer::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| with_graph(c, &graph)).await;
+    let t = app.tenant("Lumen").await;
+    let key = &t.admin_key;
+    let support = team(&app, &t, "Support", &[]).await;
+    let channel = whatsapp_channel(&app, &t).await;
+    let rules = json!([
+        {"name": "Refunds", "keywords": ["refund", "money back", "remboursement"], "type": "refund", "priority": "high", "team_id": support},
+        {"name": "Broken", "keywords": ["broken"], "type": "bug_report"}
+    ]);
+    let (s, saved) = json(app.send(Method::PUT, "/api/v1/inbox/settings", key, json!({"ticket_rules": rules})).await).await;
+    assert_eq!(s, 200, "{saved}");
+    assert_eq!(saved["ticket_rules"][0]["keywords"][2], "remboursement");
+    // Refused: a team or a type the workspace does not have, a rule without keywords.
+    let put = |rules: Value| app.send(Method::PUT, "/api/v1/inbox/settings", key, json!({"ticket_rules": rules}));
+    assert_error(&json(put(json!([{"name": "X", "keywords": ["x"], "team_id": TeamId::new()}])).await).await, 422, "unknown_team");
+    assert_error(&json(put(json!([{"name": "X", "keywords": ["x"], "type": "returns"}])).await).await, 422, "unknown_ticket_type");
+    assert_eq!(json(put(json!([{"name": "X", "keywords": []}])).await).await.0, 422);
+
+    // A message without a keyword opens nothing; one with a keyword (any case, accents aside) does.
+    deliver(&app, &channel, &wa_text("wamid.K1", "Hello, is the Orbe lamp in stock?", now_secs())).await;
+    let convo = the_conversation(&app, key).await;
+    let id = convo["id"].as_str().unwrap().to_string();
+    let body = wa_text("wamid.K2", "Bonjour, je demande un REMBOURSEMENT pour la lampe", now_secs());
+    deliver(&app, &channel, &body).await;
+    let opened = eventually(10, || async { tickets_of(&app, key, &id).await.into_iter().next() }).await;
+    assert_eq!(
+        (opened["type"].as_str(), opened["priority"].as_str(), opened["team_id"].as_str(), opened["created_by"].as_str()),
+        (Some("refund"), Some("high"), Some(support.to_string().as_str()), Some("system")),
+        "{opened}"
+    );
+    assert_eq!(opened["subject"], "Refunds: Bonjour, je demande un REMBOURSEMENT pour la lampe");
+    let (_, events) = json(app.get(&format!("/api/v1/tickets/{}/events", opened["id"].as_str().unwrap()), key).await).await;
+    assert_eq!(
+        (events["items"][0]["kind"].as_str(), events["items"][0]["detail"]["keyword"].as_str()),
+        (Some("auto_created"), Some("remboursement"))
+    );
+
+    // While it is open, other keywords and a redelivery open no other ticket.
+    deliver(&app, &channel, &body).await;
+    deliver(&app, &channel, &wa_text("wamid.K3", "Also the switch is broken", now_secs())).await;
+    eventually(10, || async {
+        let (_, messages) = json(app.get(&format!("/api/v1/conversations/{id}/messages"), key).await).await;
+        (messages["items"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(tickets_of(&app, key, &id).await.len(), 1);
+    // Once it is resolved, the next matching message opens a new one, by the first rule it matches.
+    let path = format!("/api/v1/tickets/{}", opened["id"].as_str().unwrap());
+    assert_eq!(app.send(Method::PATCH, &path, key, json!({"status": "resolved"})).await.status(), 200);
+    deliver(&app, &channel, &wa_text("wamid.K4", "It arrived broken, I want my money back", now_secs())).await;
+    let second = eventually(10, || async { tickets_of(&app, key, &id).await.into_iter().find(|t| t["id"] != opened["id"]) }).await;
+    assert_eq!(
+        (second["type"].as_str(), second["subject"].as_str()),
+        (Some("refund"), Some("Refunds: It arrived broken, I want my money back"))
+    );
+}
+
+#[tokio::test]
+async fn escalations_notify_the_people_they_concern() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("Lumen").await;
+    let key = &t.admin_key;
+    let agent = person(&app, &t, "agent", Role::Staff).await;
+    let lead = person(&app, &t, "lead", Role::TeamAdmin).await;
+    let night = team(&app, &t, "Night shift", &[lead.id]).await;
+    let settings = json!({"sla": {
+        "urgent": {"first_response_minutes": 30, "resolution_minutes": 120}, "high": {}, "medium": {}, "low": {},
+        "escalations": [
+            {"breach": "first_response", "action": {"type": "reassign_team", "team_id": night}},
+            {"breach": "resolution", "action": {"type": "notify"}}
+        ]
+    }});
+    assert_eq!(app.send(Method::PUT, "/api/v1/inbox/settings", key, settings).await.status(), 200);
+    let new = json!({"subject": "Payment page down", "priority": "urgent", "assignee_user_id": agent.id});
+    let (_, ticket) = json(app.send(Method::POST, "/api/v1/tickets", key, new).await).await;
+    let (_, none) = call(&app, &lead, Method::GET, "/api/v1/notifications", None).await;
+    assert_eq!(none["unread"], 0, "{none}");
+
+    // A week later: the first response goes to the night shift's queue, and the resolution
+    // breach, escalated after it, notifies that team rather than the previous assignee.
+    let later = Timestamp::now().plus_millis(7 * 86_400_000);
+    assert_eq!(app.store().escalate_tickets(t.id, later).await.unwrap().len(), 2);
+    let (s, mine) = call(&app, &lead, Method::GET, "/api/v1/notifications", None).await;
+    assert_eq!((s, mine["unread"].as_i64()), (200, Some(2)), "{mine}");
+    let texts: Vec<&str> = mine["items"].as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap()).collect();
+    assert!(
+        texts.contains(&"Ticket \u{201c}Payment page down\u{201d} missed its first-response target and was escalated to Night shift"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"Ticket \u{201c}Payment page down\u{201d} missed its resolution target"), "{texts:?}");
+    assert!(mine["items"].as_array().unwrap().iter().all(|n| n["ticket_id"] == ticket["id"] && n["kind"] == "ticket.escalated"));
+    let (_, theirs) = call(&app, &agent, Method::GET, "/api/v1/notifications", None).await;
+    assert_eq!(theirs["items"].as_array().map(Vec::len), Some(0), "the former assignee is not told: {theirs}");
+
+    // Read one, then all; nobody else's can be marked; an API key has none.
+    let first = mine["items"][0]["id"].as_str().unwrap();
+    let (s, _) = call(&app, &agent, Method::POST, &format!("/api/v1/notifications/{first}/read"), None).await;
+    assert_eq!(s, 404, "another person's notification");
+    let (s, _) = call(&app, &lead, Method::POST, &format!("/api/v1/notifications/{first}/read"), None).await;
+    assert_eq!(s, 204);
+    let (_, unread) = call(&app, &lead, Method::GET, "/api/v1/notifications?unread=true", None).await;
+    assert_eq!((unread["unread"].as_i64(), unread["items"].as_array().map(Vec::len)), (Some(1), Some(1)), "{unread}");
+    assert_eq!(call(&app, &lead, Method::POST, "/api/v1/notifications/read", None).await.0, 204);
+    assert_eq!(call(&app, &lead, Method::GET, "/api/v1/notifications", None).await.1["unread"], 0);
+    assert_error(&json(app.get("/api/v1/notifications", key).await).await, 403, "forbidden");
+}

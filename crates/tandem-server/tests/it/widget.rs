@@ -346,6 +346,11 @@ impl Browser {
 
     /// One command; its `value`, or a panic with WebDriver's error.
     pub(crate) async fn cmd(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        self.try_cmd(method, path, body).await.unwrap_or_else(|answer| panic!("WebDriver {path}: {answer}"))
+    }
+
+    /// One command; its `value`, or WebDriver's error answer.
+    pub(crate) async fn try_cmd(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let mut rb = self.http.request(method, format!("{}{path}", self.session));
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -353,8 +358,11 @@ impl Browser {
         let resp = rb.send().await.unwrap();
         let ok = resp.status().is_success();
         let answer: Value = resp.json().await.unwrap();
-        assert!(ok, "WebDriver {path}: {answer}");
-        answer["value"].clone()
+        if ok {
+            Ok(answer["value"].clone())
+        } else {
+            Err(answer)
+        }
     }
 
     pub(crate) async fn exec(&self, script: &str) -> Value {
