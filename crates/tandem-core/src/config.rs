@@ -152,6 +152,16 @@ pub struct KnowledgeConfig {
     pub fetch_timeout_seconds: u64,
     /// Let web sources point at loopback and private addresses (tests, intranets).
     pub allow_private_urls: bool,
+    /// A Qdrant server or cluster to keep the vectors in (its gRPC address, e.g.
+    /// `http://qdrant:6334`) instead of the embedded engine: needed when several Tandem replicas
+    /// serve one workspace. Unset: the embedded engine in `data_dir`.
+    pub qdrant_url: Option<String>,
+    /// The API key the Qdrant server asks for, if any.
+    pub qdrant_api_key: Option<String>,
+    /// The collection that holds every agent's chunks (created when missing).
+    pub qdrant_collection: String,
+    /// Time allowed to each call to the Qdrant server, in seconds.
+    pub qdrant_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +212,10 @@ impl Default for KnowledgeConfig {
             parser_program: None,
             fetch_timeout_seconds: 30,
             allow_private_urls: false,
+            qdrant_url: None,
+            qdrant_api_key: None,
+            qdrant_collection: "tandem_chunks".into(),
+            qdrant_timeout_seconds: 10,
         }
     }
 }

@@ -14,5 +14,7 @@ pub mod fetch;
 pub mod index;
 pub mod lexical;
 pub mod parse;
+#[cfg(feature = "test-qdrant")]
+pub mod test_qdrant;
 
 pub use error::KnowledgeError;

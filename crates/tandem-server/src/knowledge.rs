@@ -9,7 +9,7 @@ use tandem_knowledge::{
     accept::Limits,
     embed::{Embedder, EmbedderConfig, ModelFamily},
     fetch::FetchPolicy,
-    index::{ActiveSource, ChunkRecord, Hit, KnowledgeIndex},
+    index::{ActiveSource, ChunkRecord, Hit, KnowledgeIndex, RemoteConfig},
     lexical,
     parse::isolate::Isolation,
     KnowledgeError,
@@ -41,7 +41,16 @@ impl Knowledge {
     /// Opens the index (fails: the data directory is unusable) and loads the embedding model (a
     /// failure is kept and reported by every call that needs it, so the rest of Tandem runs).
     pub fn open(config: &KnowledgeConfig) -> Result<Self, KnowledgeFailure> {
-        let index = Arc::new(KnowledgeIndex::open(&config.data_dir.join("index"))?);
+        let index = Arc::new(match &config.qdrant_url {
+            Some(url) => KnowledgeIndex::connect(&RemoteConfig {
+                url: url.clone(),
+                api_key: config.qdrant_api_key.clone(),
+                collection: config.qdrant_collection.clone(),
+                timeout: Duration::from_secs(config.qdrant_timeout_seconds.max(1)),
+            })?,
+            None => KnowledgeIndex::open(&config.data_dir.join("index"))?,
+        });
+        tracing::info!(index = index.kind(), "knowledge index ready");
         let scratch = config.data_dir.join("scratch");
         std::fs::create_dir_all(&scratch).map_err(|e| KnowledgeError::Index(format!("{}: {e}", scratch.display())))?;
         let embedder = embedder_config(config).and_then(|c| shared_embedder(&c)).map_err(|e| e.to_string());

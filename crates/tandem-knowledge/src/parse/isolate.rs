@@ -80,6 +80,9 @@ pub fn parse_isolated(isolation: &Isolation, path: &Path, name: &str, max_pages:
     };
     let answer = out.join().ok().and_then(Result::ok).unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
+    if let Some(kib) = stderr.lines().rev().find_map(|l| l.strip_prefix(PEAK_LINE)?.trim().parse::<u64>().ok()) {
+        LARGEST_CHILD_KIB.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+    }
     if let Ok(answer) = serde_json::from_slice::<Answer>(&answer) {
         return match answer {
             Answer::Document(d) => Ok(d),
@@ -132,6 +135,25 @@ fn limit_memory(command: &mut Command, bytes: u64) {
 #[cfg(not(unix))]
 fn limit_memory(_command: &mut Command, _bytes: u64) {}
 
+/// What the child writes on stderr last: its own peak resident memory, in KiB. The kernel's
+/// `RUSAGE_CHILDREN` cannot tell it: a child's high-water mark counts the parent's memory it
+/// shared between fork and exec.
+const PEAK_LINE: &str = "tandem-parse-worker peak_rss_kib=";
+
+static LARGEST_CHILD_KIB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The largest peak resident memory a parser child of this process reported, in bytes (0 before
+/// the first parse, or where `/proc` is missing).
+pub fn largest_child_peak_rss_bytes() -> u64 {
+    LARGEST_CHILD_KIB.load(std::sync::atomic::Ordering::Relaxed) * 1024
+}
+
+/// This process's peak resident memory since exec (`VmHWM`), in KiB.
+fn own_peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
 /// The child's side: parses `file` and prints one JSON answer on stdout (the protocol with
 /// [`parse_isolated`]). Returns the process exit code.
 pub fn worker_main(file: &Path, name: &str, max_pages: usize) -> i32 {
@@ -152,7 +174,11 @@ pub fn worker_main(file: &Path, name: &str, max_pages: usize) -> i32 {
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    match serde_json::to_writer(&mut stdout, &answer).and_then(|_| stdout.flush().map_err(serde_json::Error::io)) {
+    let written = serde_json::to_writer(&mut stdout, &answer).and_then(|_| stdout.flush().map_err(serde_json::Error::io));
+    if let Some(kib) = own_peak_rss_kib() {
+        let _ = writeln!(std::io::stderr(), "{PEAK_LINE}{kib}");
+    }
+    match written {
         Ok(()) => 0,
         Err(_) => 1,
     }

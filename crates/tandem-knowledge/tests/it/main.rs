@@ -4,6 +4,7 @@
 mod embedding;
 mod parsing;
 mod quality;
+mod remote;
 mod retrieval;
 
 use std::sync::{Arc, OnceLock};

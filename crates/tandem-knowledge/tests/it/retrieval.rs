@@ -6,7 +6,7 @@ use tandem_knowledge::{
 
 use crate::embedder;
 
-const SOURCES: &[(&str, &str)] = &[
+pub const SOURCES: &[(&str, &str)] = &[
     ("shipping.md", include_str!("../../../../fixtures/kb/lumen/shipping.md")),
     ("returns.md", include_str!("../../../../fixtures/kb/lumen/returns.md")),
     ("warranty.md", include_str!("../../../../fixtures/kb/lumen/warranty.md")),
@@ -17,7 +17,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("entretien_fr.md", include_str!("../../../../fixtures/kb/lumen/entretien_fr.md")),
 ];
 
-fn index_source(index: &KnowledgeIndex, agent: &str, name: &str, version: i64, text: &str) {
+pub fn index_source(index: &KnowledgeIndex, agent: &str, name: &str, version: i64, text: &str) {
     let chunks = chunk::split(text);
     let texts: Vec<String> = chunks.iter().map(|c| c.indexed_text()).collect();
     let dense = embedder().embed_passages(&texts).unwrap();
@@ -46,7 +46,7 @@ fn search(index: &KnowledgeIndex, agent: &str, active: &[ActiveSource], q: &str,
     index.search("ws", agent, active, dense, &lexical::query_vector(q), k).unwrap().into_iter().map(|h| h.record.source_id).collect()
 }
 
-fn active(names: &[&str]) -> Vec<ActiveSource> {
+pub fn active(names: &[&str]) -> Vec<ActiveSource> {
     names.iter().map(|n| ActiveSource { source_id: n.to_string(), version: 1 }).collect()
 }
 
@@ -121,4 +121,54 @@ fn versions_switch_atomically_and_persist() {
     assert_eq!(hits.len(), 1);
     index.delete_source("policy", None).unwrap();
     assert!(index.search("ws", "support", &v2, embedder().embed_query(q).unwrap(), &lexical::query_vector(q), 5).unwrap().is_empty());
+}
+
+/// An index written before searches filtered on `source_version` (its points lack the field) is
+/// still searched right: by source and version, as then.
+#[test]
+fn an_index_from_before_source_version_still_finds_its_chunks() {
+    use qdrant_edge::{
+        CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldIndexOperations,
+        Modifier, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, UpdateOperation,
+        Vector, Vectors,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = "# Returns\n\nReturns are accepted within 30 days.";
+    {
+        let config = EdgeConfigBuilder::new()
+            .vector("dense", EdgeVectorParamsBuilder::new(tandem_knowledge::embed::DIMENSION, Distance::Cosine).build())
+            .sparse_vector("lexical", EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf).build())
+            .build();
+        let shard = EdgeShard::new(dir.path(), config).unwrap();
+        for (field, kind) in [
+            ("workspace_id", PayloadSchemaType::Keyword),
+            ("agent_id", PayloadSchemaType::Keyword),
+            ("source_id", PayloadSchemaType::Keyword),
+            ("version", PayloadSchemaType::Integer),
+        ] {
+            shard
+                .update(UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name: field.try_into().unwrap(),
+                    field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+                })))
+                .unwrap();
+        }
+        let payload = serde_json::json!({"workspace_id": "ws", "agent_id": "support", "source_id": "policy", "source_name": "policy",
+            "version": 1, "chunk": 0, "location": null, "text": text});
+        let sparse = lexical::passage_vector(text);
+        let vectors = Vectors::new_named([
+            ("dense", Vector::new_dense(embedder().embed_passages(&[text.to_string()]).unwrap().remove(0))),
+            ("lexical", Vector::new_sparse(sparse.indices, sparse.values).unwrap()),
+        ]);
+        shard
+            .update(UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(vec![
+                PointStruct::new(PointId::NumId(7), vectors, payload).into(),
+            ]))))
+            .unwrap();
+        shard.flush().unwrap();
+    }
+    let index = KnowledgeIndex::open(dir.path()).unwrap();
+    assert_eq!(search(&index, "support", &active(&["policy"]), "How many days to return?", 5), ["policy"]);
+    assert!(search(&index, "support", &[ActiveSource { source_id: "policy".into(), version: 2 }], "return", 5).is_empty());
+    assert!(search(&index, "sales", &active(&["policy"]), "return", 5).is_empty());
 }

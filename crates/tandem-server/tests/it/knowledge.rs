@@ -10,6 +10,7 @@ use reqwest::{
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use tandem_knowledge::test_qdrant::TestQdrant;
 use tandem_store::Backend;
 
 use crate::{assert_error, json, TestApp};
@@ -220,8 +221,10 @@ async fn limits_say_which_and_urls_to_private_addresses_are_refused() {
     assert_eq!((s["stage"].as_str(), s["error"]["code"].as_str()), (Some("failed"), Some("private_address")), "{s}");
 }
 
-async fn replace_then_delete(backend: Backend) {
-    let app = TestApp::spawn_on(backend).await;
+/// With `qdrant`, the vectors go to that server instead of the embedded engine.
+async fn replace_then_delete(backend: Backend, qdrant: Option<&TestQdrant>) {
+    let url = qdrant.map(|q| q.url.clone());
+    let app = TestApp::spawn_with(backend, |c| c.knowledge.qdrant_url = url).await;
     let t = app.tenant("Lumen").await;
     let agent = create_agent(&app, &t.admin_key, "policy").await;
     let text = |days: u32| format!("# Returns\n\nReturns are accepted within {days} days of delivery.").into_bytes();
@@ -289,16 +292,25 @@ async fn replace_then_delete(backend: Backend) {
     assert_eq!(del.status(), 204);
     assert!(search(&app, &t.staff_key, &agent, "How many days do I have to return an order?", 5).await.is_empty());
     assert_error(&json(app.get(&format!("/api/v1/agents/{agent}/knowledge/sources/{id}"), &t.staff_key).await).await, 404, "not_found");
+    // Nothing went to the embedded engine when a server was configured.
+    assert_eq!(app.config.knowledge.data_dir.join("index").exists(), qdrant.is_none());
 }
 
 #[tokio::test]
 async fn replacing_a_source_is_atomic_and_deleting_removes_it_sqlite() {
-    replace_then_delete(Backend::Sqlite).await;
+    replace_then_delete(Backend::Sqlite, None).await;
 }
 
 #[tokio::test]
 async fn replacing_a_source_is_atomic_and_deleting_removes_it_postgres() {
-    replace_then_delete(Backend::Postgres).await;
+    replace_then_delete(Backend::Postgres, None).await;
+}
+
+/// The scale deployment's combination: PostgreSQL, and the vectors on a Qdrant server.
+#[tokio::test]
+async fn replacing_a_source_is_atomic_and_deleting_removes_it_postgres_and_a_qdrant_server() {
+    let qdrant = TestQdrant::start(None);
+    replace_then_delete(Backend::Postgres, Some(&qdrant)).await;
 }
 
 #[tokio::test]
