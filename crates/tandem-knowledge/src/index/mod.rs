@@ -244,8 +244,21 @@ impl KnowledgeIndex {
         }
         let scope = Scope { workspace_id, agent_id, active };
         let candidates = fusion::candidates(limit);
-        let by_meaning = self.nearest(Probe::Dense(&dense), &scope, candidates)?;
-        let by_terms = if lexical.indices.is_empty() { vec![] } else { self.nearest(Probe::Lexical(lexical), &scope, candidates)? };
+        // The two rankings are independent: on the two cores at once, a search costs the slower
+        // of the two queries instead of their sum.
+        // A thread that cannot be started (the process is out of threads) runs inline instead.
+        let (by_meaning, by_terms) = std::thread::scope(|threads| {
+            let by_terms = (!lexical.indices.is_empty())
+                .then(|| std::thread::Builder::new().spawn_scoped(threads, || self.nearest(Probe::Lexical(lexical), &scope, candidates)));
+            let by_meaning = self.nearest(Probe::Dense(&dense), &scope, candidates);
+            let by_terms = match by_terms {
+                None => Ok(vec![]),
+                Some(Ok(handle)) => handle.join().unwrap_or_else(|_| Err(KnowledgeError::Index("the lexical query panicked".into()))),
+                Some(Err(_)) => self.nearest(Probe::Lexical(lexical), &scope, candidates),
+            };
+            (by_meaning, by_terms)
+        });
+        let (by_meaning, by_terms) = (by_meaning?, by_terms?);
         let ranked = fusion::fuse(&by_meaning, &by_terms, limit);
         let ids: Vec<u64> = ranked.iter().map(|(id, _)| *id).collect();
         let mut records = match &self.backend {
