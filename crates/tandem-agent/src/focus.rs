@@ -94,7 +94,7 @@ mod tests {
     use super::*;
 
     fn passage(text: &str) -> Passage {
-        Passage { source: "faq.txt".into(), location: None, text: text.into(), score: 1.0 }
+        Passage { source: "faq.txt".into(), location: None, text: text.into(), score: 1.0, similarity: None }
     }
 
     const FAQ: &str = "Q: Do you have a loyalty programme?\nA: Yes, it is called Lumen Circle and it is free.\n\n\

@@ -4,9 +4,10 @@
 //!    requests for a person, scenarios with a set answer;
 //! 2. a structured review by the model (JSON schema): wants a person, sentiment, complex request,
 //!    off-limits topic, lead score and stated fields, a summary;
-//! 3. retrieval from the agent's knowledge base, then an answer grounded in those passages only
-//!    (the model says `NO_ANSWER` when they do not hold it: the agent then says so and offers a
-//!    person, and never invents);
+//! 3. retrieval from the agent's knowledge base (when no passage is close enough to the question
+//!    by meaning, the agent says so and hands off: low retrieval confidence), then an answer
+//!    grounded in those passages only (the model says `NO_ANSWER` when they do not hold it: the
+//!    agent then says so and offers a person, and never invents);
 //! 4. output checks: no run of the instructions, no contact details or numbers that neither the
 //!    customer nor the knowledge base gave, no answer that only says the passages are silent;
 //!    without an answer, the model reads whether the message is about an off-limits topic
@@ -45,6 +46,10 @@ pub struct Passage {
     pub location: Option<String>,
     pub text: String,
     pub score: f32,
+    /// How close the passage is to the question by meaning (cosine, -1 to 1), when retrieval
+    /// measured it: what the low-confidence handoff rule reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
 }
 
 /// The agent's knowledge base, as the pipeline reads it.
@@ -92,6 +97,10 @@ pub enum HandoffReason {
     ComplexRequest,
     HighValueLead,
     NoAnswer,
+    /// No passage is close enough to the question ([`HandoffRules::min_similarity`]).
+    ///
+    /// [`HandoffRules::min_similarity`]: crate::profile::HandoffRules::min_similarity
+    LowConfidence,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -166,6 +175,27 @@ pub struct TurnOutcome {
     pub decisions: Vec<Decision>,
     pub timings: Timings,
     pub usage: Usage,
+}
+
+impl TurnOutcome {
+    /// An outcome with nothing decided yet: no reply, sources, decisions or timings.
+    pub fn new(kind: ReplyKind, language: impl Into<String>) -> Self {
+        Self {
+            reply: String::new(),
+            kind,
+            refused: false,
+            handoff: None,
+            lead_score: None,
+            fields: BTreeMap::new(),
+            summary: None,
+            sentiment: None,
+            language: language.into(),
+            sources: vec![],
+            decisions: vec![],
+            timings: Timings::default(),
+            usage: Usage::default(),
+        }
+    }
 }
 
 /// The model's review of a message (validated against [`assessment_schema`]).
@@ -350,21 +380,7 @@ impl Agent {
         }
         let lang = self.language(history, message);
         let mut run = Run {
-            outcome: TurnOutcome {
-                reply: String::new(),
-                kind: ReplyKind::Answer,
-                refused: false,
-                handoff: None,
-                lead_score: None,
-                fields: BTreeMap::new(),
-                summary: None,
-                sentiment: None,
-                language: lang.code().into(),
-                sources: vec![],
-                decisions: vec![],
-                timings: Timings::default(),
-                usage: Usage::default(),
-            },
+            outcome: TurnOutcome::new(ReplyKind::Answer, lang.code()),
             lang,
             started: Instant::now(),
             llm_time: Duration::ZERO,
@@ -491,12 +507,7 @@ impl Agent {
 
     async fn answer(&self, history: &[Turn], run: &mut Run<'_>) -> Result<(), AgentError> {
         let p = &self.profile;
-        // A follow-up ("and for 60 lamps?") is searched with the question it follows.
-        let previous = history.iter().rev().find(|t| t.speaker == Speaker::Customer).map(|t| t.text.as_str());
-        let query = match previous {
-            Some(prev) if run.message.split_whitespace().count() < 12 => format!("{prev}\n{}", run.message),
-            _ => run.message.to_string(),
-        };
+        let query = retrieval_query(history, run.message);
         let started = Instant::now();
         let passages = self.retriever.retrieve(&query, RETRIEVED_PASSAGES).await?;
         run.outcome.timings.retrieval_ms = ms(started.elapsed());
@@ -508,6 +519,16 @@ impl Agent {
         run.outcome.sources = passages.clone();
         if passages.is_empty() {
             return self.no_answer(run, "the knowledge base returned nothing").await;
+        }
+        if let Some(min) = p.handoff.min_similarity {
+            let best = closest_similarity(&passages);
+            if best.is_none_or(|b| b < min.value()) {
+                let why = match best {
+                    Some(b) => format!("low retrieval confidence: the closest passage's similarity is {b:.3}, below {:.3}", min.value()),
+                    None => "low retrieval confidence: no passage was measured close by meaning".to_string(),
+                };
+                return self.no_answer_because(run, &why, Some(HandoffReason::LowConfidence)).await;
+            }
         }
 
         let language = run.lang.name();
@@ -526,7 +547,10 @@ impl Agent {
             let from = &passages[focus.passage];
             let location = Some(from.location.as_deref().map_or("best match".to_string(), |l| format!("{l}, best match")));
             run.decide("focus", "best_match", format!("a paragraph of {} matches the question", from.source));
-            shown.insert(0, Passage { source: from.source.clone(), location, text: focus.text, score: from.score });
+            shown.insert(
+                0,
+                Passage { source: from.source.clone(), location, text: focus.text, score: from.score, similarity: from.similarity },
+            );
         }
         let passages = shown;
         let chunk_texts: Vec<String> =
@@ -594,6 +618,13 @@ impl Agent {
     }
 
     async fn no_answer(&self, run: &mut Run<'_>, why: &str) -> Result<(), AgentError> {
+        let handoff = self.profile.handoff.on_no_answer.then_some(HandoffReason::NoAnswer);
+        self.no_answer_because(run, why, handoff).await
+    }
+
+    /// The agent has nothing grounded to say: it declines an off-limits question, and otherwise
+    /// says so and hands off for `handoff`, or offers a person.
+    async fn no_answer_because(&self, run: &mut Run<'_>, why: &str, handoff: Option<HandoffReason>) -> Result<(), AgentError> {
         run.decide("answer", "no_answer", why);
         // Without an answer, an off-limits question is declined rather than handed to people.
         if let Some(topic) = self.off_limits_topic(run).await? {
@@ -602,8 +633,8 @@ impl Agent {
         }
         let sorry = self.message_of(run, None, "no_answer").await?;
         run.outcome.kind = ReplyKind::NoAnswer;
-        if self.profile.handoff.on_no_answer {
-            self.hand_off(run, HandoffReason::NoAnswer, why);
+        if let Some(reason) = handoff {
+            self.hand_off(run, reason, why);
             let handing = self.message_of(run, self.profile.handoff.message.as_deref(), "handoff").await?;
             run.outcome.reply = format!("{sorry} {handing}");
         } else {
@@ -692,6 +723,21 @@ fn translation_only(reply: &str) -> String {
 fn is_preamble(line: &str) -> bool {
     let line = line.trim_end().to_lowercase();
     line.ends_with(':') && ["transl", "tradu", "übersetz", "翻译", "翻訳", "แปล"].iter().any(|w| line.contains(w))
+}
+
+/// What the knowledge base is searched with for `message`: a short follow-up ("and for 60
+/// lamps?") together with the customer's previous message, which it continues.
+pub fn retrieval_query(history: &[Turn], message: &str) -> String {
+    let previous = history.iter().rev().find(|t| t.speaker == Speaker::Customer).map(|t| t.text.as_str());
+    match previous {
+        Some(prev) if message.split_whitespace().count() < 12 => format!("{prev}\n{message}"),
+        _ => message.to_string(),
+    }
+}
+
+/// The highest similarity by meaning among `passages`, if retrieval measured any.
+pub fn closest_similarity(passages: &[Passage]) -> Option<f32> {
+    passages.iter().filter_map(|p| p.similarity).reduce(f32::max)
 }
 
 fn speaker_name(s: Speaker) -> &'static str {

@@ -57,6 +57,41 @@ pub struct CustomAnswer {
     pub answer: String,
 }
 
+/// A cosine similarity threshold between 0 and 1 (a finite number, so it compares as a whole
+/// number would).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f32", into = "f32")]
+pub struct Similarity(f32);
+
+impl Similarity {
+    pub fn new(value: f32) -> Result<Self, AgentError> {
+        if value.is_finite() && (0.0..=1.0).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(AgentError::InvalidProfile(format!("a similarity is between 0 and 1, not {value}")))
+        }
+    }
+
+    pub fn value(self) -> f32 {
+        self.0
+    }
+}
+
+impl Eq for Similarity {}
+
+impl TryFrom<f32> for Similarity {
+    type Error = AgentError;
+    fn try_from(value: f32) -> Result<Self, AgentError> {
+        Self::new(value)
+    }
+}
+
+impl From<Similarity> for f32 {
+    fn from(s: Similarity) -> f32 {
+        s.0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Guardrails {
@@ -79,6 +114,12 @@ pub struct HandoffRules {
     pub on_complex_request: bool,
     /// A lead this good goes to sales.
     pub lead_score_at_least: Option<u8>,
+    /// Low retrieval confidence: when no passage is at least this similar to the question by
+    /// meaning (cosine, 0 to 1), the knowledge base does not cover it, and the agent says so and
+    /// hands off without asking the model. `tandem eval` reports each turn's best similarity, to
+    /// choose the threshold on an agent's own questions.
+    #[schema(value_type = Option<f32>, minimum = 0, maximum = 1)]
+    pub min_similarity: Option<Similarity>,
     /// Words that always hand off (case and accents ignored).
     pub keywords: Vec<String>,
     /// The team that receives handed-off conversations.
@@ -95,6 +136,7 @@ impl Default for HandoffRules {
             on_negative_sentiment: false,
             on_complex_request: false,
             lead_score_at_least: None,
+            min_similarity: None,
             keywords: vec![],
             team: None,
             message: None,
@@ -240,5 +282,15 @@ mod tests {
         assert!(matches!(AgentProfile::from_toml(&typo), Err(AgentError::InvalidProfile(m)) if m.contains("on_requets")));
         assert!(AgentProfile::from_toml("name = \"x\"\nlanguage = \"klingon\"").is_err());
         assert_eq!(AgentProfile::from_toml("name = \"x\"").unwrap(), AgentProfile::named("x"));
+    }
+
+    #[test]
+    fn a_similarity_threshold_is_between_0_and_1() {
+        let p = AgentProfile::from_toml("name = \"x\"\n[handoff]\nmin_similarity = 0.8").unwrap();
+        assert_eq!(p.handoff.min_similarity.map(Similarity::value), Some(0.8));
+        for bad in ["1.5", "-0.1", "nan"] {
+            let e = AgentProfile::from_toml(&format!("name = \"x\"\n[handoff]\nmin_similarity = {bad}")).unwrap_err();
+            assert!(matches!(&e, AgentError::InvalidProfile(m) if m.contains("between 0 and 1")), "{bad}: {e}");
+        }
     }
 }

@@ -11,7 +11,11 @@ use std::{
     path::{Path, PathBuf},
     sync::Arc,
 };
-use tandem_agent::{checks::fold, pipeline::TurnOutcome, Agent, AgentProfile, Speaker, Turn};
+use tandem_agent::{
+    checks::fold,
+    pipeline::{closest_similarity, retrieval_query, ReplyKind, Timings, TurnOutcome, RETRIEVED_PASSAGES},
+    Agent, AgentProfile, Retriever, Speaker, Turn,
+};
 use tandem_core::Config;
 use tandem_server::{agents::KnowledgeRetriever, ingest::ingest, knowledge::Knowledge};
 use tandem_store::{knowledge::NewSource, Store};
@@ -38,6 +42,10 @@ pub struct EvalArgs {
     /// Exit with status 1 when fewer than this share of turns pass (0 to 1).
     #[arg(long)]
     min_pass_rate: Option<f64>,
+    /// Only search the knowledge base for each turn (no model is started): checks `sources_any`
+    /// and reports each turn's closest similarity, to choose `handoff.min_similarity` in minutes.
+    #[arg(long)]
+    retrieval_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +90,8 @@ struct TurnReport {
     lead_score: Option<u8>,
     language: String,
     sources: Vec<String>,
+    /// The closest passage's similarity by meaning (what `handoff.min_similarity` reads).
+    similarity: Option<f32>,
     latency_ms: f64,
     retrieval_ms: f64,
     llm_ms: f64,
@@ -201,6 +211,23 @@ async fn build_kb(store: &Store, knowledge: &Knowledge, dir: &Path) -> Result<(t
     Ok((ws, agent))
 }
 
+/// What retrieval alone says of a turn: the passages the agent would read, and nothing else.
+async fn retrieve_only(retriever: &KnowledgeRetriever, history: &[Turn], message: &str) -> Result<TurnOutcome> {
+    let started = std::time::Instant::now();
+    let sources = retriever.retrieve(&retrieval_query(history, message), RETRIEVED_PASSAGES).await?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(TurnOutcome {
+        sources,
+        timings: Timings { retrieval_ms: ms, total_ms: ms, overhead_ms: ms, ..Timings::default() },
+        ..TurnOutcome::new(ReplyKind::NoAnswer, "")
+    })
+}
+
+/// The expectations retrieval alone can meet.
+fn sources_only(expect: &Expect) -> Expect {
+    Expect { sources_any: expect.sources_any.clone(), ..Expect::default() }
+}
+
 fn percentile(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
@@ -221,10 +248,15 @@ pub async fn run(args: EvalArgs, config: &Config) -> Result<()> {
     knowledge.embedder()?;
     let (ws, agent_id) = build_kb(&store, &knowledge, &args.kb).await?;
 
-    eprintln!("starting the model...");
-    let llm = tandem_llm::Llm::start(&config.llm).await.context("starting the LLM (run scripts/llm/fetch, or set llm.base_url)")?;
-    let retriever = KnowledgeRetriever { knowledge: knowledge.clone(), store: store.clone(), workspace: ws, agent: agent_id };
-    let agent = Agent::new(profile, llm.client().clone(), Arc::new(retriever));
+    let retriever = Arc::new(KnowledgeRetriever { knowledge: knowledge.clone(), store: store.clone(), workspace: ws, agent: agent_id });
+    let model = if args.retrieval_only {
+        None
+    } else {
+        eprintln!("starting the model...");
+        let llm = tandem_llm::Llm::start(&config.llm).await.context("starting the LLM (run scripts/llm/fetch, or set llm.base_url)")?;
+        let agent = Agent::new(profile, llm.client().clone(), retriever.clone());
+        Some((llm, agent))
+    };
 
     let total_turns: usize = cases.iter().map(|c| c.turns.len()).sum();
     let bar = ProgressBar::new(total_turns as u64).with_style(ProgressStyle::with_template("cases {wide_bar} {pos}/{len} {msg}")?);
@@ -234,8 +266,14 @@ pub async fn run(args: EvalArgs, config: &Config) -> Result<()> {
         let mut history: Vec<Turn> = Vec::new();
         let mut turns = Vec::new();
         for turn in &case.turns {
-            let outcome = agent.respond(&history, &turn.customer).await.with_context(|| format!("case {}", case.id))?;
-            let (failures, checks, lead_error) = check(&turn.expect, &outcome);
+            let only_sources = sources_only(&turn.expect);
+            let (outcome, expect) = match &model {
+                Some((_, agent)) => {
+                    (agent.respond(&history, &turn.customer).await.with_context(|| format!("case {}", case.id))?, &turn.expect)
+                }
+                None => (retrieve_only(retriever.as_ref(), &history, &turn.customer).await?, &only_sources),
+            };
+            let (failures, checks, lead_error) = check(expect, &outcome);
             let t = &outcome.timings;
             turns.push(TurnReport {
                 customer: turn.customer.clone(),
@@ -247,6 +285,7 @@ pub async fn run(args: EvalArgs, config: &Config) -> Result<()> {
                 lead_score: outcome.lead_score,
                 language: outcome.language.clone(),
                 sources: outcome.sources.iter().map(|s| s.source.clone()).collect(),
+                similarity: closest_similarity(&outcome.sources),
                 latency_ms: t.total_ms,
                 retrieval_ms: t.retrieval_ms,
                 llm_ms: t.assess_ms + t.answer_ms + t.translate_ms,
@@ -256,7 +295,7 @@ pub async fn run(args: EvalArgs, config: &Config) -> Result<()> {
                 passed: failures.is_empty(),
                 failures,
                 checks,
-                expected_handoff: turn.expect.handoff,
+                expected_handoff: expect.handoff,
                 lead_error,
             });
             history.push(Turn { speaker: Speaker::Customer, text: turn.customer.clone() });
@@ -271,12 +310,14 @@ pub async fn run(args: EvalArgs, config: &Config) -> Result<()> {
         reports.push(CaseReport { id: case.id.clone(), tags: case.tags.clone(), passed, turns });
     }
     bar.finish_and_clear();
-    llm.shutdown().await;
+    if let Some((llm, _)) = model {
+        llm.shutdown().await;
+    }
 
     let summary = summarize(&reports);
     print_summary(&reports, &summary);
     if let Some(path) = &args.report {
-        let report = serde_json::json!({"agent": args.agent, "kb": args.kb, "cases_file": args.cases, "tags": args.tags, "cases": reports, "summary": summary});
+        let report = serde_json::json!({"agent": args.agent, "kb": args.kb, "cases_file": args.cases, "tags": args.tags, "retrieval_only": args.retrieval_only, "cases": reports, "summary": summary});
         std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
@@ -349,10 +390,18 @@ fn summarize(reports: &[CaseReport]) -> serde_json::Value {
 }
 
 fn print_summary(reports: &[CaseReport], summary: &serde_json::Value) {
-    println!("{:<40} {:>6}  first failure", "case", "result");
+    println!("{:<40} {:>6} {:>8}  first failure", "case", "result", "closest");
     for c in reports {
         let first = c.turns.iter().flat_map(|t| &t.failures).next().cloned().unwrap_or_default();
-        println!("{:<40} {:>6}  {}", c.id, if c.passed { "pass" } else { "FAIL" }, first.chars().take(100).collect::<String>());
+        // The first turn's closest similarity: where a case's knowledge stands.
+        let closest = c.turns.first().and_then(|t| t.similarity).map_or("-".to_string(), |s| format!("{s:.3}"));
+        println!(
+            "{:<40} {:>6} {:>8}  {}",
+            c.id,
+            if c.passed { "pass" } else { "FAIL" },
+            closest,
+            first.chars().take(100).collect::<String>()
+        );
     }
     let pct = |k: &str| summary[k].as_f64().map_or("n/a".to_string(), |v| format!("{:.1} %", v * 100.0));
     println!();

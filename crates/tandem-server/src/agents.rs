@@ -105,7 +105,13 @@ impl Retriever for KnowledgeRetriever {
             .map_err(|e| AgentError::Knowledge(e.to_string()))?;
         Ok(hits
             .into_iter()
-            .map(|h| Passage { source: h.record.source_name, location: h.record.location, text: h.record.text, score: h.score })
+            .map(|h| Passage {
+                source: h.record.source_name,
+                location: h.record.location,
+                text: h.record.text,
+                score: h.score,
+                similarity: h.similarity,
+            })
             .collect())
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tandem_agent::{
     assist,
     pipeline::{HandoffReason, ReplyKind},
-    profile::Tone,
+    profile::{Similarity, Tone},
     Agent, AgentError, AgentProfile, Passage, Retriever, Speaker, Turn,
 };
 use tandem_llm::{LlmClient, LlmConfig};
@@ -29,7 +29,7 @@ impl Retriever for Fixed {
 }
 
 fn passage(source: &str, text: &str) -> Passage {
-    Passage { source: source.into(), location: Some("p. 1".into()), text: text.into(), score: 0.5 }
+    Passage { source: source.into(), location: Some("p. 1".into()), text: text.into(), score: 0.5, similarity: None }
 }
 
 fn completion(content: &str) -> Value {
@@ -213,6 +213,38 @@ async fn without_the_answer_the_agent_says_so_and_hands_off() {
     // Only the review and the translation of the handoff message: no answer was asked for.
     let after = requests(&server).await;
     assert!(after[before..].iter().all(|r| !r["messages"][0]["content"].as_str().unwrap().contains("Excerpts:")));
+}
+
+#[tokio::test]
+async fn low_retrieval_confidence_hands_off_without_asking_for_an_answer() {
+    let server = model(review(json!({})), "The ORBE table lamp costs 129.00 EUR.").await;
+    let mut p = profile();
+    p.handoff.min_similarity = Some(Similarity::new(0.8).unwrap());
+    // Even where the business hands off nothing else it cannot answer.
+    p.handoff.on_no_answer = false;
+    let far: Vec<Passage> = lumen_passages().into_iter().zip([0.74, 0.79]).map(|(p, s)| Passage { similarity: Some(s), ..p }).collect();
+    let agent = Agent::new(p.clone(), client(&server), Arc::new(Fixed(far)));
+    let out = agent.respond(&[], "Do you sell ceiling fans?").await.unwrap();
+    let handoff = out.handoff.expect("handed off");
+    assert_eq!(
+        (out.kind, handoff.reason, handoff.team.as_deref()),
+        (ReplyKind::NoAnswer, HandoffReason::LowConfidence, Some("Customer care"))
+    );
+    assert!(handoff.detail.contains("0.790") && handoff.detail.contains("0.800"), "{}", handoff.detail);
+    assert!(out.reply.starts_with("I'm sorry, I don't have that information."), "{}", out.reply);
+    assert!(requests(&server).await.iter().all(|r| !r["messages"][0]["content"].as_str().unwrap().contains("Excerpts:")));
+
+    // Passages not measured by meaning (lexical matches only) give no confidence either.
+    let agent = Agent::new(p.clone(), client(&server), Arc::new(Fixed(lumen_passages())));
+    let out = agent.respond(&[], "LX-210?").await.unwrap();
+    assert_eq!(out.handoff.map(|h| h.reason), Some(HandoffReason::LowConfidence));
+
+    // One close passage is enough for an answer.
+    let close: Vec<Passage> = lumen_passages().into_iter().zip([0.83, 0.70]).map(|(p, s)| Passage { similarity: Some(s), ..p }).collect();
+    let agent = Agent::new(p, client(&server), Arc::new(Fixed(close)));
+    let out = agent.respond(&[], "How much is the ORBE lamp?").await.unwrap();
+    assert_eq!((out.kind, out.handoff), (ReplyKind::Answer, None), "{:?}", out.decisions);
+    assert_eq!(out.reply, "The ORBE table lamp costs 129.00 EUR.");
 }
 
 #[tokio::test]

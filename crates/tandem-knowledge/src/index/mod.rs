@@ -60,6 +60,10 @@ pub struct Hit {
     pub record: ChunkRecord,
     /// Fused rank score (higher is better; comparable within one search only).
     pub score: f32,
+    /// Cosine similarity of the query and the chunk by meaning (-1 to 1), when the chunk was
+    /// among the nearest by meaning: unlike the fused score, it says how close the best passage
+    /// is, so that an agent can tell a question its knowledge does not cover.
+    pub similarity: Option<f32>,
 }
 
 /// The source versions a search may see.
@@ -271,7 +275,8 @@ impl KnowledgeIndex {
                 // A point deleted between the two calls (its source replaced) is left out.
                 let at = records.iter().position(|(rid, _)| *rid == id)?;
                 let (_, record) = records.swap_remove(at);
-                Some(Hit { record, score })
+                let similarity = by_meaning.iter().find(|(dense_id, _)| *dense_id == id).map(|(_, s)| *s);
+                Some(Hit { record, score, similarity })
             })
             .filter(|hit| hit.record.workspace_id == workspace_id && hit.record.agent_id == agent_id)
             .map(Ok)

@@ -85,6 +85,15 @@ fn questions_in_english_and_french_find_their_answer() {
         }
     }
     assert!(misses.is_empty(), "{} of {} missed:\n{}", misses.len(), cases.len(), misses.join("\n"));
+    // Each hit found by meaning carries its cosine similarity, which (unlike the fused score)
+    // tells a covered question from one the knowledge does not touch.
+    let closest = |q: &str| {
+        let hits = index.search("ws", "support", &all, embedder().embed_query(q).unwrap(), &lexical::query_vector(q), 5).unwrap();
+        assert!(hits.iter().all(|h| h.similarity.is_none_or(|s| (-1.0..=1.0001).contains(&s))), "{q}");
+        hits.iter().filter_map(|h| h.similarity).reduce(f32::max).unwrap()
+    };
+    let (covered, uncovered) = (closest("How long is the warranty on LED bulbs?"), closest("Who won the 1998 football world cup?"));
+    assert!(covered > uncovered + 0.03, "covered {covered}, uncovered {uncovered}");
     // Another agent's search sees none of it.
     assert!(search(&index, "sales", &all, "warranty", 5).is_empty());
 }

@@ -283,6 +283,7 @@ const HANDOFF_REASON = {
   complex_request: 'The request needs a person',
   high_value_lead: 'High-value lead',
   no_answer: 'The knowledge base has no answer',
+  low_confidence: 'Nothing in the knowledge base is close to the question',
 };
 const DELIVERY = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Failed', received: '' };
 const DELIVERY_ICON = { queued: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };

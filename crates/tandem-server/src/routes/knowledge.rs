@@ -271,6 +271,10 @@ pub struct SearchHit {
     pub chunk: usize,
     /// Reciprocal-rank-fusion score; higher is better, comparable within one search.
     pub score: f32,
+    /// Cosine similarity of the query and the chunk by meaning, when the chunk was among the
+    /// nearest by meaning: how close the knowledge is to the question, comparable across
+    /// searches (what an agent's `handoff.min_similarity` is compared with).
+    pub similarity: Option<f32>,
     pub text: String,
 }
 
@@ -308,6 +312,7 @@ pub async fn search(
             location: h.record.location,
             chunk: h.record.chunk,
             score: h.score,
+            similarity: h.similarity,
             text: h.record.text,
         })
         .collect();
